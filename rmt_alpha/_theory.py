@@ -1,0 +1,105 @@
+"""Closed-form test accuracy, score moments and the optimal alpha (THEORY §3-§4)."""
+
+from __future__ import annotations
+
+from . import _validate as v
+from ._backend import asarray, finish, namespace
+from ._task import Task, task_function
+from .blocks import _variance_coefficients, source_stats
+
+
+def _coefficients(task: Task):
+    return _variance_coefficients(task.xp, task.eta, task.gamma, task.M, task.s, task.r)
+
+
+def _mean_and_variance(alpha, task: Task):
+    xp = task.xp
+    a = asarray(xp, alpha)
+    c = _coefficients(task)
+    return c.m0 + a * c.m1, c.v0 + a * (c.v1 + a * c.v2)
+
+
+@task_function(with_alpha=True)
+def score_moments(alpha, task):
+    r"""Mean and second moment of the score ``w_alpha^T x`` of a class +1 target point.
+
+    THEORY §3: ``m(alpha) = (M + alpha kappa s)/L`` and
+    ``E2(alpha) = T1 + alpha T2 + alpha^2 T3``. Returns ``(mean, second_moment)``.
+    """
+    m, var = _mean_and_variance(alpha, task)
+    return finish(task.xp, m), finish(task.xp, var + m * m)
+
+
+@task_function(with_alpha=True)
+def test_accuracy(alpha, task):
+    r"""Test accuracy ``A(alpha) = Phi(m / sqrt(E2 - m^2))`` of the alpha-rescaled classifier.
+
+    THEORY §3-§4. Honest: below 1/2 past the chance-level alpha (never ``max(A, 1 - A)``).
+    """
+    m, var = _mean_and_variance(alpha, task)
+    return finish(task.xp, task.ndtr(m / task.xp.sqrt(var)))
+
+
+@task_function(with_alpha=True)
+def test_error(alpha, task):
+    r"""Test classification error ``1 - A(alpha)`` (see :func:`test_accuracy`)."""
+    m, var = _mean_and_variance(alpha, task)
+    return finish(task.xp, task.ndtr(-m / task.xp.sqrt(var)))
+
+
+@task_function(with_alpha=True)
+def test_risk(alpha, task):
+    r"""Squared loss on the target, ``E (y - w_alpha^T x)^2 = E2 - 2m + 1 = var + (1 - m)^2``."""
+    m, var = _mean_and_variance(alpha, task)
+    return finish(task.xp, var + (1.0 - m) ** 2)
+
+
+@task_function(with_alpha=False)
+def optimal_alpha(task):
+    r"""The accuracy-maximising rescaling (THEORY §3):
+
+    ``alpha* = eta (1 + kappa) s / (kappa (L M r - (L - eta) s^2))``,
+    evaluated as ``eta (1 + kappa) s / (kappa (L (M r - s^2) + eta s^2))``. ``A(alpha)``
+    has exactly one stationary point, its maximum, so this is the global argmax. For an
+    orthogonal source (``s = 0``) the accuracy does not depend on the sign of alpha's
+    effect and ``alpha* = 0`` is returned. As ``gamma -> 0`` with ``eta < 1``,
+    ``alpha*`` grows like ``1/kappa``.
+    """
+    xp = task.xp
+    c = _coefficients(task)
+    s, M, r, eta, k = task.s, task.M, task.r, task.eta, c.kappa
+    den = k * (c.L * (M * r - s * s) + eta * s * s)
+    zero = s == 0
+    safe = xp.where(zero, 1.0, den)
+    return finish(xp, xp.where(zero, 0.0, eta * (1.0 + k) * s / safe))
+
+
+@task_function(with_alpha=False)
+def chance_alpha(task):
+    r"""The rescaling at which the mean score vanishes and ``A = 1/2`` (THEORY §3):
+    ``alpha_bar = -M / (kappa s)``.
+
+    Past ``alpha_bar`` (further from 0, on its side) the fine-tuned classifier is worse
+    than chance. For an orthogonal source (``s = 0``) no alpha reaches chance level and
+    ``nan`` is returned.
+    """
+    xp = task.xp
+    c = _coefficients(task)
+    zero = task.s == 0
+    safe = xp.where(zero, 1.0, c.kappa * task.s)
+    return finish(xp, xp.where(zero, xp.nan, -task.M / safe))
+
+
+def source_accuracy(p, *, N, mu, beta, gamma_src):
+    r"""Target accuracy of the ridge source classifier used as is (THEORY §4):
+    ``Phi(beta m~ / sqrt(E~2 - m~^2))``, with ``m~, E~2`` from
+    :func:`rmt_alpha.blocks.source_stats`. ``beta = 1`` gives its accuracy on the source task.
+    """
+    v.positive_int("p", p)
+    v.positive_int("N", N)
+    v.nonnegative("mu", mu)
+    v.in_closed_interval("beta", beta, -1.0, 1.0)
+    v.positive("gamma_src", gamma_src)
+    xp, ndtr = namespace(p, N, mu, beta, gamma_src)
+    st = source_stats(p, N=N, mu=mu, gamma_src=gamma_src)
+    return finish(xp, ndtr(asarray(xp, beta) * st.mean / xp.sqrt(st.norm2)))
