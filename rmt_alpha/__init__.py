@@ -10,6 +10,7 @@ from ._xla import apply_flag as _apply_xla_flag
 _apply_xla_flag()  # before anything can start JAX's CPU backend (see rmt_alpha._xla)
 
 from . import blocks  # noqa: E402
+from ._data import FineTuned, TaskEstimate, estimate_task, fine_tune  # noqa: E402
 from ._regression import regression_optimal_alpha, regression_risk  # noqa: E402
 from ._theory import (  # noqa: E402
     chance_alpha,
@@ -26,11 +27,15 @@ __version__ = "0.1.0"
 __all__ = [
     "blocks",
     "chance_alpha",
+    "estimate_task",
+    "fine_tune",
+    "FineTuned",
     "optimal_alpha",
     "regression_optimal_alpha",
     "regression_risk",
     "score_moments",
     "source_accuracy",
+    "TaskEstimate",
     "test_accuracy",
     "test_error",
     "test_risk",

@@ -1,0 +1,603 @@
+r"""From two labelled datasets to the theory's parameters, and the real fine-tuned classifier.
+
+A practitioner does not know ``mu``, ``mu_orth`` or ``beta``. :func:`estimate_task` estimates
+them from a source dataset and a handful of labelled target points; :func:`fine_tune` trains
+the actual alpha-rescaled ridge classifier of THEORY §1 on the same data, so that prediction
+and reality can be compared with one package.
+
+Estimators (THEORY §1 model, unit isotropic noise)
+--------------------------------------------------
+Labels are mapped to ``y in {-1, +1}``. Write ``N+, N-`` (``n+, n-``) for the class counts of
+the source (target) and
+
+* ``a = (mean(x~ | +1) - mean(x~ | -1)) / 2``, so ``a ~ N(mu, c_s I_p)`` with
+  ``c_s = (1/N+ + 1/N-) / 4``;
+* ``b = (mean(x | +1) - mean(x | -1)) / 2``, ``b ~ N(mu_beta, c_t I_p)``,
+  ``c_t = (1/n+ + 1/n-) / 4``, independent of ``a``.
+
+Class-mean differences do not depend on any common offset, so these hold whatever the
+centring. The squared norms are biased upward by the noise, ``E||a||^2 = mu^2 + p c_s``;
+the unbiased estimates are
+
+* ``Q_s = ||a||^2 - p c_s``  (estimates ``mu^2``),
+* ``Q_t = ||b||^2 - p c_t``  (estimates ``M = ||mu_beta||^2``),
+* ``I = a . b``              (estimates ``mu . mu_beta = beta mu^2``; unbiased, independent samples).
+
+Then ``mu = sqrt(Q_s)``, ``beta = I / Q_s`` and, since
+``(1 - beta^2) mu_orth^2 = M - (mu . mu_beta)^2 / mu^2``,
+``mu_orth^2 = (Q_t - (I^2 - Var I) / Q_s) / (1 - beta^2)``, where ``Var I`` (below) removes the
+upward bias of ``I^2``. Values outside the model's range are clipped (``|beta| <= 1``,
+``mu^2 >= 0``, ``mu_orth^2 >= 0``) and every clip is reported in ``TaskEstimate.clipped``.
+
+Standard errors (delta method)
+------------------------------
+With ``S`` the noise covariance (estimated by the pooled within-class covariance of the
+transformed source, so that it is ``I`` under the model and honest under anisotropy) and
+``t2 = tr(S^2)`` (its unbiased estimate),
+
+* ``Var Q_s = 4 c_s mu^T S mu + 2 c_s^2 t2``, ``Var Q_t = 4 c_t mu_b^T S mu_b + 2 c_t^2 t2``,
+* ``Var I = c_s mu_b^T S mu_b + c_t mu^T S mu + c_s c_t t2``,
+* ``Cov(Q_s, I) = 2 c_s mu^T S mu_b``, ``Cov(Q_t, I) = 2 c_t mu^T S mu_b``, ``Cov(Q_s, Q_t) = 0``
+
+(exact for Gaussian noise), with the unknown vectors replaced by ``a`` and ``b``. The
+standard errors of ``mu, mu_orth, beta`` (and of ``alpha*``, :meth:`TaskEstimate.optimal_alpha_se`)
+follow by the delta method, with a numerical Jacobian in ``(Q_s, Q_t, I)``.
+
+Preprocessing (what "unit isotropic noise" means for real data)
+---------------------------------------------------------------
+The model has no intercept and unit noise. :func:`estimate_task` therefore (in this order)
+
+1. centres the source at its class midpoint ``(mean(+1) + mean(-1)) / 2`` and the target at
+   the midpoint of its labelled points (``center=True``);
+2. drops features whose pooled within-class variance in the source is zero (constant pixels);
+3. divides every feature by its pooled within-class standard deviation in the source
+   (``standardize=True``), so the source noise has unit variance per feature;
+4. optionally whitens with the pooled within-class source covariance (``whiten=True``),
+   shrunk towards a multiple of the identity (Ledoit-Wolf shrinkage by default, since
+   the covariance of image pixels is close to rank-deficient), and rescales so that the
+   mean noise variance is 1.
+
+The target is transformed with the *source's* scale and whitening (only the centre is its
+own). Assumptions that are not checked: the same noise law in source and target, Gaussian
+classes, balanced classes (``TaskEstimate.diagnostics`` reports the class balance, the
+target-to-source noise-variance ratio and the effective dimension ``(tr S)^2 / tr(S^2)``,
+which is ``p`` for isotropic noise).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Optional
+
+import numpy as np
+
+from . import _validate as v
+
+ASSUMPTIONS = (
+    "two Gaussian classes per task, x = y mu + z (source) and x = y mu_beta + z (target), "
+    "no intercept (data are centred at the class midpoint)",
+    "noise z isotropic with unit variance after the transformation (standardize / whiten), "
+    "and the same noise law in source and target",
+    "balanced classes (P(y = +1) = 1/2); the estimators use the actual class counts",
+    "|beta| <= 1: the target mean's component along mu is at most mu (else clipped)",
+)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _features(name, X):
+    try:
+        A = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric 2-D array (rows are samples): {exc}") from None
+    if A.ndim != 2:
+        raise ValueError(f"{name} must be a 2-D array (rows are samples), got shape {A.shape}")
+    if A.shape[0] == 0 or A.shape[1] == 0:
+        raise ValueError(f"{name} must have at least one sample and one feature, got shape {A.shape}")
+    if np.isnan(A).any():
+        raise ValueError(f"{name} contains NaN ({int(np.isnan(A).sum())} entries); "
+                         "impute or drop them first")
+    if not np.isfinite(A).all():
+        raise ValueError(f"{name} contains infinite values")
+    return A
+
+
+def _labels(name, y, rows, x_name):
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of labels, got shape {arr.shape}")
+    if arr.shape[0] != rows:
+        raise ValueError(f"{name} has {arr.shape[0]} labels but {x_name} has {rows} rows")
+    if arr.dtype == bool:
+        arr = arr.astype(np.float64)
+    try:
+        yf = arr.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be binary labels in {{-1, +1}} or {{0, 1}}, "
+                         f"got non-numeric values") from None
+    if np.isnan(yf).any():
+        raise ValueError(f"{name} contains NaN labels")
+    values = set(np.unique(yf).tolist())
+    if not values <= {-1.0, 1.0} and not values <= {0.0, 1.0}:
+        raise ValueError(f"{name} must be binary labels in {{-1, +1}} or {{0, 1}} "
+                         f"(non-binary labels: got values {sorted(values)[:10]})")
+    if len(values) < 2:
+        raise ValueError(f"{name} contains a single class ({sorted(values)}); both classes "
+                         "are needed")
+    return np.where(yf > 0, 1.0, -1.0)
+
+
+def _check_pair(Xs, ys, Xt, yt):
+    Xs = _features("X_source", Xs)
+    Xt = _features("X_target", Xt)
+    if Xs.shape[1] != Xt.shape[1]:
+        raise ValueError(f"mismatched feature counts: X_source has {Xs.shape[1]} features "
+                         f"(columns), X_target has {Xt.shape[1]}")
+    ys = _labels("y_source", ys, Xs.shape[0], "X_source")
+    yt = _labels("y_target", yt, Xt.shape[0], "X_target")
+    return Xs, ys, Xt, yt
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def _half_mean_difference(X, y):
+    pos, neg = y > 0, y < 0
+    mp, mn = X[pos].mean(axis=0), X[neg].mean(axis=0)
+    c = 0.25 * (1.0 / pos.sum() + 1.0 / neg.sum())
+    return 0.5 * (mp - mn), 0.5 * (mp + mn), c
+
+
+def _within_residuals(X, y):
+    R = X.copy()
+    for cls in (-1.0, 1.0):
+        m = y == cls
+        R[m] -= X[m].mean(axis=0)
+    return R
+
+
+def _ledoit_wolf(R, dof):
+    """Ledoit-Wolf shrinkage intensity for the covariance of the rows of ``R`` (centred)."""
+    m = R.shape[0]
+    p = R.shape[1]
+    S = R.T @ R / dof
+    mu = np.trace(S) / p
+    d2 = np.sum((S - mu * np.eye(p)) ** 2)
+    # (1/m^2) sum_k ||r_k r_k^T - S||_F^2 = (1/m^2) (sum_k ||r_k||^4 - 2 sum_k r_k^T S r_k + m ||S||^2)
+    rn2 = np.sum(R * R, axis=1)
+    b2 = (np.sum(rn2**2) - 2.0 * np.sum((R @ S) * R) + m * np.sum(S * S)) / m**2
+    if d2 <= 0:
+        return 1.0
+    return float(min(max(b2, 0.0), d2) / d2)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Transform:
+    keep: np.ndarray           # indices of the kept features
+    scale: np.ndarray          # per kept feature
+    whitener: Optional[np.ndarray]  # (p_kept, p_kept) or None
+    center_source: np.ndarray  # in the original coordinates (full length)
+    center_target: np.ndarray
+
+    def apply(self, X, which):
+        X = _features("X", X)
+        if X.shape[1] != self.center_source.shape[0]:
+            raise ValueError(f"X has {X.shape[1]} features, expected {self.center_source.shape[0]}")
+        c = self.center_source if which == "source" else self.center_target
+        Z = (X - c)[:, self.keep] / self.scale
+        if self.whitener is not None:
+            Z = Z @ self.whitener
+        return Z
+
+
+# ----------------------------------------------------------------------------- result object
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TaskEstimate:
+    r"""Estimated Gaussian-mixture task (THEORY §1) from a source and a target dataset.
+
+    ``params`` is ``{p, N, n, mu, mu_orth, beta}``, ready for
+    ``ra.optimal_alpha(**task.params, gamma=..., gamma_src=...)``,
+    ``ra.test_accuracy(alpha, **task.params, gamma=..., gamma_src=...)`` and the simulator.
+    The methods of the same names do this for you (``n`` may be overridden, e.g. to predict
+    for a larger target set).
+
+    Attributes: ``p`` (features kept), ``N``, ``n``, ``mu``, ``mu_orth``, ``beta`` (clipped to the
+    model's range), ``se`` (delta-method standard errors of ``mu, mu_orth, beta``),
+    ``naive`` (the same estimates without bias correction, for comparison),
+    ``unbiased`` (``mu2 = Q_s``, ``M = Q_t``, ``inner = I`` before clipping),
+    ``bias`` (the subtracted noise terms ``p c_s``, ``p c_t``, ``Var I``), ``clipped`` (messages),
+    ``diagnostics``, ``assumptions``, and the transformed data ``X_source, y_source,
+    X_target, y_target`` (the inputs after centring / standardizing / whitening; labels ±1).
+    """
+
+    p: int
+    N: int
+    n: int
+    mu: float
+    mu_orth: float
+    beta: float
+    se: dict
+    naive: dict
+    unbiased: dict
+    bias: dict
+    cov: np.ndarray
+    clipped: tuple
+    diagnostics: dict
+    assumptions: tuple
+    settings: dict
+    X_source: np.ndarray = dataclasses.field(repr=False)
+    y_source: np.ndarray = dataclasses.field(repr=False)
+    X_target: np.ndarray = dataclasses.field(repr=False)
+    y_target: np.ndarray = dataclasses.field(repr=False)
+    _transform: _Transform = dataclasses.field(repr=False)
+
+    @property
+    def params(self) -> dict:
+        """``{p, N, n, mu, mu_orth, beta}`` as plain Python numbers."""
+        return dict(p=self.p, N=self.N, n=self.n, mu=self.mu, mu_orth=self.mu_orth,
+                    beta=self.beta)
+
+    @property
+    def target_norm2(self) -> float:
+        """``M = beta^2 mu^2 + (1 - beta^2) mu_orth^2`` of the (clipped) estimate."""
+        return self.beta**2 * self.mu**2 + (1 - self.beta**2) * self.mu_orth**2
+
+    def _with_n(self, n):
+        d = self.params
+        if n is not None:
+            d["n"] = n
+        return d
+
+    def optimal_alpha(self, *, gamma, gamma_src, n=None):
+        """Predicted optimal rescaling ``alpha*`` (THEORY §3-§4) for this task."""
+        from ._theory import optimal_alpha
+
+        return optimal_alpha(**self._with_n(n), gamma=gamma, gamma_src=gamma_src)
+
+    def test_accuracy(self, alpha, *, gamma, gamma_src, n=None):
+        """Predicted target test accuracy at ``alpha`` (THEORY §3-§4)."""
+        from ._theory import test_accuracy
+
+        return test_accuracy(alpha, **self._with_n(n), gamma=gamma, gamma_src=gamma_src)
+
+    def chance_alpha(self, *, gamma, gamma_src, n=None):
+        """Predicted chance-level rescaling (THEORY §3)."""
+        from ._theory import chance_alpha
+
+        return chance_alpha(**self._with_n(n), gamma=gamma, gamma_src=gamma_src)
+
+    def source_accuracy(self, *, gamma_src):
+        """Predicted target accuracy of the source classifier used as is (THEORY §4)."""
+        from ._theory import source_accuracy
+
+        return source_accuracy(self.p, N=self.N, mu=self.mu, beta=self.beta, gamma_src=gamma_src)
+
+    def optimal_alpha_se(self, *, gamma, gamma_src, n=None):
+        """Delta-method standard error of :meth:`optimal_alpha` from the estimation noise
+        of ``(Q_s, Q_t, I)`` (numerical Jacobian; see the module docstring)."""
+        from ._theory import optimal_alpha
+
+        nn = self.n if n is None else n
+
+        def f(theta):
+            mu, mu_orth, beta, _ = _parameters(theta, self.bias["inner2"])
+            return float(optimal_alpha(nn, self.p, N=self.N, mu=mu, mu_orth=mu_orth, beta=beta,
+                                       gamma=gamma, gamma_src=gamma_src))
+
+        return _delta_se(f, self._theta, self.cov)
+
+    @property
+    def _theta(self):
+        return np.array([self.unbiased["mu2"], self.unbiased["M"], self.unbiased["inner"]])
+
+    def transform_source(self, X):
+        """Apply the source transformation (centre, drop, scale, whiten) to new source rows."""
+        return self._transform.apply(X, "source")
+
+    def transform_target(self, X):
+        """Apply the target transformation to new target rows (e.g. a held-out test set)."""
+        return self._transform.apply(X, "target")
+
+    def fine_tune(self, alpha, *, gamma, gamma_src):
+        """:func:`fine_tune` on the transformed data stored in this estimate. Evaluate it on
+        held-out target rows with ``.accuracy(task.transform_target(X_test), y_test)``."""
+        return fine_tune(self.X_source, self.y_source, self.X_target, self.y_target, alpha,
+                         gamma=gamma, gamma_src=gamma_src)
+
+    def summary(self) -> str:
+        """A few readable lines: the estimates with standard errors, clips, diagnostics."""
+        lines = [
+            f"p = {self.p}, N = {self.N}, n = {self.n}",
+            f"mu      = {self.mu:.4g} ± {self.se['mu']:.2g}   (naive {self.naive['mu']:.4g})",
+            f"mu_orth = {self.mu_orth:.4g} ± {self.se['mu_orth']:.2g}   "
+            f"(naive {self.naive['mu_orth']:.4g})",
+            f"beta    = {self.beta:.4g} ± {self.se['beta']:.2g}   (naive {self.naive['beta']:.4g})",
+        ]
+        lines += [f"clipped: {c}" for c in self.clipped]
+        d = self.diagnostics
+        lines.append(
+            f"effective noise dimension (tr S)^2/tr(S^2) = {d['effective_dimension']:.3g} of p; "
+            f"target/source noise variance = {d['target_noise_ratio']:.3g}"
+        )
+        return "\n".join(lines)
+
+
+def _parameters(theta, inner_var):
+    """(Q_s, Q_t, I) -> (mu, mu_orth, beta) with clipping, and the list of clips."""
+    Qs, Qt, I = (float(t) for t in theta)
+    clips = []
+    if Qs <= 0:
+        clips.append(f"mu^2 estimate {Qs:.3g} <= 0 set to 0 (no detectable source signal); "
+                     "beta set to 0")
+        mu, beta = 0.0, 0.0
+        orth2 = max(Qt, 0.0)
+        if Qt < 0:
+            clips.append(f"M = ||mu_beta||^2 estimate {Qt:.3g} < 0 set to 0")
+        return mu, float(np.sqrt(orth2)), beta, clips
+    mu = float(np.sqrt(Qs))
+    beta = I / Qs
+    orth_energy = Qt - (I * I - inner_var) / Qs  # estimates (1 - beta^2) mu_orth^2
+    if abs(beta) >= 1.0:
+        clips.append(f"beta estimate {beta:.4g} outside [-1, 1] clipped to {np.sign(beta):+.0f} "
+                     "(the target mean along mu is longer than mu)")
+        beta = float(np.sign(beta))
+        # mu_orth does not enter the model when |beta| = 1; report the orthogonal part's size
+        return mu, float(np.sqrt(max(orth_energy, 0.0))), beta, clips
+    if orth_energy < 0:
+        clips.append(f"(1 - beta^2) mu_orth^2 estimate {orth_energy:.3g} < 0 set to 0")
+        orth_energy = 0.0
+    return mu, float(np.sqrt(orth_energy / (1.0 - beta * beta))), float(beta), clips
+
+
+def _delta_se(f, theta, cov):
+    """sqrt(J cov J^T) for scalar f, central differences with steps ~ 1e-4 sd."""
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    J = np.zeros(3)
+    for i in range(3):
+        h = 1e-4 * sd[i] if sd[i] > 0 else 1e-8
+        tp, tm = theta.copy(), theta.copy()
+        tp[i] += h
+        tm[i] -= h
+        J[i] = (f(tp) - f(tm)) / (2 * h)
+    var = J @ cov @ J
+    return float(np.sqrt(var)) if np.isfinite(var) and var >= 0 else float("nan")
+
+
+def estimate_task(X_source, y_source, X_target, y_target, *, standardize=True, whiten=False,
+                  shrinkage=None, center=True) -> TaskEstimate:
+    r"""Estimate the THEORY §1 task ``(p, N, n, mu, mu_orth, beta)`` from labelled data.
+
+    Parameters
+    ----------
+    X_source, X_target : arrays ``(N, p)`` and ``(n, p)``; rows are samples, same features.
+    y_source, y_target : binary labels in ``{-1, +1}`` or ``{0, 1}`` (``1`` is class ``+1``),
+        both classes present.
+    standardize : divide each feature by its pooled within-class standard deviation in the
+        source (features constant within the source classes are dropped; ``p`` counts the kept).
+    whiten : whiten both datasets with the pooled within-class source covariance
+        (shrunk towards a multiple of the identity), for noise far from isotropic.
+    shrinkage : the shrinkage weight in [0, 1] for ``whiten`` (default: Ledoit-Wolf).
+    center : centre the source at its class midpoint and the target at the midpoint of its
+        labelled points (the model has no intercept). Estimates do not depend on it; the
+        stored data used by :meth:`TaskEstimate.fine_tune` do.
+
+    Returns
+    -------
+    TaskEstimate, whose ``params`` feed ``optimal_alpha``/``test_accuracy``. The formulas
+    (unbiased ``Q_s = ||a||^2 - p c_s``, ``Q_t = ||b||^2 - p c_t``, ``I = a.b``;
+    ``mu = sqrt(Q_s)``, ``beta = I/Q_s``, ``mu_orth^2 = (Q_t - (I^2 - Var I)/Q_s)/(1 - beta^2)``)
+    and the delta-method standard errors are in the module docstring (rmt_alpha._data).
+    A ``RuntimeWarning`` is issued when an estimate had to be clipped to the model's range.
+    """
+    Xs, ys, Xt, yt = _check_pair(X_source, y_source, X_target, y_target)
+    for name, y in (("y_source", ys), ("y_target", yt)):
+        if min((y > 0).sum(), (y < 0).sum()) < 2:
+            raise ValueError(f"{name} needs at least 2 samples of each class")
+    if shrinkage is not None:
+        v.in_closed_interval("shrinkage", shrinkage, 0.0, 1.0)
+    N, n, p_in = Xs.shape[0], Xt.shape[0], Xs.shape[1]
+    if N <= 2:
+        raise ValueError("X_source needs more than 2 rows")
+
+    # 1. centres (original coordinates)
+    _, mid_s, _ = _half_mean_difference(Xs, ys)
+    _, mid_t, _ = _half_mean_difference(Xt, yt)
+    if not center:
+        mid_s = np.zeros(p_in)
+        mid_t = np.zeros(p_in)
+
+    # 2.-3. drop constant features, per-feature scale
+    Rs = _within_residuals(Xs, ys)
+    dof = N - 2
+    var = np.sum(Rs * Rs, axis=0) / dof
+    if standardize or whiten:
+        keep = np.flatnonzero(var > 1e-12 * max(var.max(), 1e-300))
+        if keep.size == 0:
+            raise ValueError("X_source has no feature that varies within its classes")
+    else:
+        keep = np.arange(p_in)
+    scale = np.sqrt(var[keep]) if standardize else np.ones(keep.size)
+    Rs = Rs[:, keep] / scale
+    whitener, shrink_used = None, None
+    if whiten:
+        S = Rs.T @ Rs / dof
+        shrink_used = _ledoit_wolf(Rs, dof) if shrinkage is None else float(shrinkage)
+        m = np.trace(S) / S.shape[0]
+        St = (1.0 - shrink_used) * S + shrink_used * m * np.eye(S.shape[0])
+        ev, U = np.linalg.eigh(St)
+        ev = np.clip(ev, 1e-12 * ev.max(), None)
+        W = U @ np.diag(ev**-0.5) @ U.T
+        Sw = W @ S @ W
+        W = W * np.sqrt(S.shape[0] / np.trace(Sw))  # mean noise variance 1 in the source
+        whitener = W
+        Rs = Rs @ W
+    tf = _Transform(keep=keep, scale=scale, whitener=whitener, center_source=mid_s,
+                    center_target=mid_t)
+    Zs, Zt = tf.apply(Xs, "source"), tf.apply(Xt, "target")
+    p = keep.size
+
+    # estimators
+    a, _, cs = _half_mean_difference(Zs, ys)
+    b, _, ct = _half_mean_difference(Zt, yt)
+    Qs = a @ a - p * cs
+    Qt = b @ b - p * ct
+    I = float(a @ b)
+
+    # noise covariance S (transformed source, pooled within class): quadratic forms, tr(S^2)
+    Ra, Rb = Rs @ a, Rs @ b
+    aSa, bSb, aSb = Ra @ Ra / dof, Rb @ Rb / dof, Ra @ Rb / dof
+    G = Rs @ Rs.T if N < p else Rs.T @ Rs
+    trS = np.trace(G) / dof
+    trS2_raw = np.sum(G * G) / dof**2
+    trS2 = dof**2 / ((dof - 1) * (dof + 2)) * (trS2_raw - trS**2 / dof) if dof > 1 else trS2_raw
+    trS2 = max(trS2, trS**2 / p)  # tr(S^2) >= (tr S)^2 / p
+    # Plug-in covariance of (Q_s, Q_t, I). a^T S a overestimates mu^T S mu by c_s tr(S^2)/..:
+    # E[a^T S a] = mu^T S mu + c_s tr(S^2); subtract it (keep non-negative).
+    mSm = max(aSa - cs * trS2, 0.0)
+    bSbc = max(bSb - ct * trS2, 0.0)
+    var_Qs = 4 * cs * mSm + 2 * cs**2 * trS2
+    var_Qt = 4 * ct * bSbc + 2 * ct**2 * trS2
+    var_I = cs * bSbc + ct * mSm + cs * ct * trS2
+    cov = np.array([
+        [var_Qs, 0.0, 2 * cs * aSb],
+        [0.0, var_Qt, 2 * ct * aSb],
+        [2 * cs * aSb, 2 * ct * aSb, var_I],
+    ])
+    theta = np.array([Qs, Qt, I])
+    mu, mu_orth, beta, clips = _parameters(theta, var_I)
+    for c in clips:
+        warnings.warn("estimate_task: " + c, RuntimeWarning, stacklevel=2)
+
+    def unclipped(k):
+        def f(th):
+            Qs_, Qt_, I_ = th
+            if k == 0:
+                return np.sqrt(max(Qs_, 0.0))
+            if k == 2:
+                return I_ / Qs_
+            b_ = I_ / Qs_
+            return np.sqrt(max((Qt_ - (I_**2 - var_I) / Qs_) / (1 - b_**2), 0.0))
+        return f
+
+    se = {name: (_delta_se(unclipped(k), theta, cov) if Qs > 0 else float("nan"))
+          for k, name in enumerate(("mu", "mu_orth", "beta"))}
+
+    na2, nb2 = float(a @ a), float(b @ b)
+    naive_beta = I / na2
+    naive = dict(
+        mu2=na2, M=nb2, mu=float(np.sqrt(na2)), beta=naive_beta,
+        mu_orth=float(np.sqrt(max(nb2 - I * I / na2, 0.0) / max(1 - naive_beta**2, 1e-300))),
+    )
+
+    # diagnostics
+    noise_t = np.nan
+    Rt = _within_residuals(Zt, yt)
+    if n > 2:
+        noise_t = float(np.sum(Rt * Rt) / (n - 2) / trS)
+    frac_pos_s, frac_pos_t = float(np.mean(ys > 0)), float(np.mean(yt > 0))
+    diagnostics = dict(
+        features_in=p_in,
+        features_dropped=int(p_in - p),
+        class_fraction_source=frac_pos_s,
+        class_fraction_target=frac_pos_t,
+        noise_trace_source=float(trS),
+        effective_dimension=float(trS**2 / trS2),
+        target_noise_ratio=noise_t,
+        shrinkage=shrink_used,
+    )
+    if max(abs(frac_pos_s - 0.5), abs(frac_pos_t - 0.5)) > 0.2:
+        warnings.warn("estimate_task: classes far from balanced (fraction of +1: "
+                      f"source {frac_pos_s:.2f}, target {frac_pos_t:.2f}); the theory assumes "
+                      "balanced classes", RuntimeWarning, stacklevel=2)
+
+    return TaskEstimate(
+        p=int(p), N=int(N), n=int(n), mu=mu, mu_orth=mu_orth, beta=beta,
+        se=se, naive=naive,
+        unbiased=dict(mu2=float(Qs), M=float(Qt), inner=I),
+        bias=dict(mu2=float(p * cs), M=float(p * ct), inner2=float(var_I)),
+        cov=cov, clipped=tuple(clips), diagnostics=diagnostics, assumptions=ASSUMPTIONS,
+        settings=dict(standardize=bool(standardize), whiten=bool(whiten), center=bool(center),
+                      shrinkage=shrink_used),
+        X_source=Zs, y_source=ys, X_target=Zt, y_target=yt, _transform=tf,
+    )
+
+
+# ----------------------------------------------------------------------------- fine-tuning
+
+
+def _ridge_apply(X, gamma, V):
+    """``(X^T X / m + gamma I)^{-1} V`` for ``X`` of shape ``(m, p)``, ``V`` of shape ``(p, k)``;
+    in the smaller dimension (push-through identity when ``m < p``)."""
+    m, p = X.shape
+    if m >= p:
+        A = X.T @ X / m + gamma * np.eye(p)
+        return np.linalg.solve(A, V)
+    K = X @ X.T + m * gamma * np.eye(m)
+    return (V - X.T @ np.linalg.solve(K, X @ V)) / gamma
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FineTuned:
+    r"""The alpha-rescaled ridge classifiers ``w_alpha = w0 + alpha v`` for a grid of ``alpha``.
+
+    ``w0 = Q X y / n`` (the target-only ridge classifier, ``alpha = 0``), ``v = gamma Q w~``,
+    ``Q = (X^T X / n + gamma I)^{-1}`` (rows of ``X`` are samples), ``w~`` the ridge source
+    classifier. ``weights`` has shape ``(len(alpha), p)`` (``(p,)`` for scalar ``alpha``).
+    """
+
+    alpha: np.ndarray
+    weights: np.ndarray
+    w0: np.ndarray
+    v: np.ndarray
+    source_weight: np.ndarray
+    gamma: float
+    gamma_src: float
+
+    def decision_function(self, X):
+        """Scores ``X w_alpha``: shape ``(len(alpha), m)`` (``(m,)`` for scalar alpha)."""
+        X = _features("X", X)
+        if X.shape[1] != self.w0.shape[0]:
+            raise ValueError(f"X has {X.shape[1]} features, the classifier {self.w0.shape[0]}")
+        return self.weights @ X.T
+
+    def predict(self, X):
+        """Predicted labels in ``{-1, +1}`` (``0`` for an exact tie)."""
+        return np.sign(self.decision_function(X))
+
+    def accuracy(self, X, y):
+        """Fraction of correct signs on ``(X, y)`` per alpha (a tie counts 1/2). No label
+        flipping: a worse-than-chance classifier has accuracy below 1/2."""
+        X = _features("X", X)
+        yy = _labels("y", y, X.shape[0], "X")
+        margin = self.decision_function(X) * yy
+        return np.mean((margin > 0) + 0.5 * (margin == 0), axis=-1)
+
+
+def fine_tune(X_source, y_source, X_target, y_target, alpha, *, gamma, gamma_src) -> FineTuned:
+    r"""Train the alpha-rescaled ridge classifier of THEORY §1 on data (any alpha grid at once).
+
+    Source: ``w~ = (X~^T X~ / N + gamma_src I)^{-1} X~^T y~ / N``. Target:
+    ``w_alpha = argmin_w (1/n) sum_i (y_i - w^T x_i)^2 + gamma ||w - alpha w~||^2
+    = Q X^T y / n + alpha gamma Q w~`` with ``Q = (X^T X / n + gamma I)^{-1}``
+    (rows of ``X`` are samples; no intercept). The data are used as given: pass the
+    transformed arrays of an :func:`estimate_task` result (or use its ``fine_tune`` method)
+    to match the estimated task.
+    """
+    Xs, ys, Xt, yt = _check_pair(X_source, y_source, X_target, y_target)
+    v.positive("gamma", gamma)
+    v.positive("gamma_src", gamma_src)
+    v.finite("alpha", alpha)
+    a = np.asarray(alpha, dtype=np.float64)
+    if a.ndim > 1:
+        raise ValueError(f"alpha must be a scalar or 1-D grid, got shape {a.shape}")
+    N, n = Xs.shape[0], Xt.shape[0]
+    w_src = _ridge_apply(Xs, gamma_src, (Xs.T @ ys / N)[:, None])[:, 0]
+    sol = _ridge_apply(Xt, gamma, np.stack([Xt.T @ yt / n, gamma * w_src], axis=1))
+    w0, vv = sol[:, 0], sol[:, 1]
+    W = w0 + a[..., None] * vv
+    return FineTuned(alpha=a, weights=W, w0=w0, v=vv, source_weight=w_src,
+                     gamma=float(gamma), gamma_src=float(gamma_src))
