@@ -180,6 +180,7 @@ class _Transform:
     whitener: Optional[np.ndarray]  # (p_kept, p_kept) or None
     center_source: np.ndarray  # in the original coordinates (full length)
     center_target: np.ndarray
+    target_scale: float = 1.0  # target rows are divided by it (match_target_noise)
 
     def apply(self, X, which):
         X = _features("X", X)
@@ -189,6 +190,8 @@ class _Transform:
         Z = (X - c)[:, self.keep] / self.scale
         if self.whitener is not None:
             Z = Z @ self.whitener
+        if which == "target" and self.target_scale != 1.0:
+            Z = Z / self.target_scale
         return Z
 
 
@@ -342,7 +345,7 @@ def _parameters(theta, inner_var):
     beta = I / Qs
     orth_energy = Qt - (I * I - inner_var) / Qs  # estimates (1 - beta^2) mu_orth^2
     if abs(beta) >= 1.0:
-        clips.append(f"beta estimate {beta:.4g} outside [-1, 1] clipped to {np.sign(beta):+.0f} "
+        clips.append(f"beta estimate {beta:.6g} outside [-1, 1] clipped to {np.sign(beta):+.0f} "
                      "(the target mean along mu is longer than mu)")
         beta = float(np.sign(beta))
         # mu_orth does not enter the model when |beta| = 1; report the orthogonal part's size
@@ -367,23 +370,43 @@ def _delta_se(f, theta, cov):
     return float(np.sqrt(var)) if np.isfinite(var) and var >= 0 else float("nan")
 
 
+def _standardize_mode(standardize):
+    if standardize is True or standardize == "features":
+        return "features"
+    if standardize is False or standardize is None or standardize == "none":
+        return "none"
+    if standardize == "global":
+        return "global"
+    raise ValueError(f"standardize must be True/'features', 'global' or False, got {standardize!r}")
+
+
 def estimate_task(X_source, y_source, X_target, y_target, *, standardize=True, whiten=False,
-                  shrinkage=None, center=True) -> TaskEstimate:
+                  shrinkage=None, center=True, match_target_noise=False) -> TaskEstimate:
     r"""Estimate the THEORY §1 task ``(p, N, n, mu, mu_orth, beta)`` from labelled data.
 
     Parameters
     ----------
     X_source, X_target : arrays ``(N, p)`` and ``(n, p)``; rows are samples, same features.
     y_source, y_target : binary labels in ``{-1, +1}`` or ``{0, 1}`` (``1`` is class ``+1``),
-        both classes present.
-    standardize : divide each feature by its pooled within-class standard deviation in the
-        source (features constant within the source classes are dropped; ``p`` counts the kept).
+        at least two samples of each class.
+    standardize : ``True`` (or ``"features"``): divide each feature by its pooled within-class
+        standard deviation in the source; ``"global"``: divide all features by one number, the
+        root mean pooled within-class variance (keeps the relative scale of the features,
+        e.g. pixels, and cannot blow up a feature that is nearly constant in the source);
+        ``False``: use the data as given (they must already have unit noise). Features
+        constant within the source classes are dropped (``p`` counts the kept).
     whiten : whiten both datasets with the pooled within-class source covariance
         (shrunk towards a multiple of the identity), for noise far from isotropic.
     shrinkage : the shrinkage weight in [0, 1] for ``whiten`` (default: Ledoit-Wolf).
     center : centre the source at its class midpoint and the target at the midpoint of its
         labelled points (the model has no intercept). Estimates do not depend on it; the
         stored data used by :meth:`TaskEstimate.fine_tune` do.
+    match_target_noise : divide the (transformed) target by ``sqrt(rho)``, with ``rho`` the
+        ratio of the target's within-class noise variance (estimated from its ``n`` labelled
+        points, ``n - 2`` degrees of freedom) to the source's, so that both tasks have the
+        same mean noise level as the model assumes. Off by default (it spends the few target
+        labels on one more estimate); ``diagnostics['target_noise_ratio']`` shows whether it
+        is needed (the ratio before matching).
 
     Returns
     -------
@@ -394,70 +417,128 @@ def estimate_task(X_source, y_source, X_target, y_target, *, standardize=True, w
     A ``RuntimeWarning`` is issued when an estimate had to be clipped to the model's range.
     """
     Xs, ys, Xt, yt = _check_pair(X_source, y_source, X_target, y_target)
-    for name, y in (("y_source", ys), ("y_target", yt)):
-        if min((y > 0).sum(), (y < 0).sum()) < 2:
-            raise ValueError(f"{name} needs at least 2 samples of each class")
+    _check_counts("y_target", yt)
+    src = prepare_source(Xs, ys, standardize=standardize, whiten=whiten, shrinkage=shrinkage,
+                         center=center)
+    return _estimate(src, Xt, yt, match_target_noise=match_target_noise, stacklevel=3)
+
+
+def _check_counts(name, y):
+    if min((y > 0).sum(), (y < 0).sum()) < 2:
+        raise ValueError(f"{name} needs at least 2 samples of each class")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Source:
+    """Everything :func:`estimate_task` computes from the source alone (reusable across many
+    target draws, as in the digits experiment)."""
+
+    X: np.ndarray          # original source rows (validated)
+    y: np.ndarray
+    Z: np.ndarray          # transformed source rows
+    R: np.ndarray          # transformed within-class residuals
+    a: np.ndarray          # half mean difference (transformed)
+    cs: float
+    dof: int
+    trS: float
+    trS2: float
+    aSa: float
+    transform: _Transform  # target centre still to be set
+    settings: dict
+
+
+def prepare_source(X_source, y_source, *, standardize=True, whiten=False, shrinkage=None,
+                   center=True) -> _Source:
+    """The source half of :func:`estimate_task` (steps 1-4 of the module docstring)."""
+    Xs = _features("X_source", X_source)
+    ys = _labels("y_source", y_source, Xs.shape[0], "X_source")
+    _check_counts("y_source", ys)
     if shrinkage is not None:
         v.in_closed_interval("shrinkage", shrinkage, 0.0, 1.0)
-    N, n, p_in = Xs.shape[0], Xt.shape[0], Xs.shape[1]
-    if N <= 2:
-        raise ValueError("X_source needs more than 2 rows")
+    mode = _standardize_mode(standardize)
+    N, p_in = Xs.shape
+    dof = N - 2  # >= 2 by _check_counts
 
-    # 1. centres (original coordinates)
     _, mid_s, _ = _half_mean_difference(Xs, ys)
-    _, mid_t, _ = _half_mean_difference(Xt, yt)
     if not center:
         mid_s = np.zeros(p_in)
-        mid_t = np.zeros(p_in)
-
-    # 2.-3. drop constant features, per-feature scale
-    Rs = _within_residuals(Xs, ys)
-    dof = N - 2
-    var = np.sum(Rs * Rs, axis=0) / dof
-    if standardize or whiten:
+    R = _within_residuals(Xs, ys)
+    var = np.sum(R * R, axis=0) / dof
+    if mode != "none" or whiten:
         keep = np.flatnonzero(var > 1e-12 * max(var.max(), 1e-300))
         if keep.size == 0:
             raise ValueError("X_source has no feature that varies within its classes")
     else:
         keep = np.arange(p_in)
-    scale = np.sqrt(var[keep]) if standardize else np.ones(keep.size)
-    Rs = Rs[:, keep] / scale
+    if mode == "features":
+        scale = np.sqrt(var[keep])
+    elif mode == "global":
+        scale = np.full(keep.size, np.sqrt(var[keep].mean()))
+    else:
+        scale = np.ones(keep.size)
+    R = R[:, keep] / scale
     whitener, shrink_used = None, None
     if whiten:
-        S = Rs.T @ Rs / dof
-        shrink_used = _ledoit_wolf(Rs, dof) if shrinkage is None else float(shrinkage)
+        S = R.T @ R / dof
+        shrink_used = _ledoit_wolf(R, dof) if shrinkage is None else float(shrinkage)
         m = np.trace(S) / S.shape[0]
         St = (1.0 - shrink_used) * S + shrink_used * m * np.eye(S.shape[0])
         ev, U = np.linalg.eigh(St)
         ev = np.clip(ev, 1e-12 * ev.max(), None)
-        W = U @ np.diag(ev**-0.5) @ U.T
-        Sw = W @ S @ W
-        W = W * np.sqrt(S.shape[0] / np.trace(Sw))  # mean noise variance 1 in the source
+        W = (U * ev**-0.5) @ U.T
+        W = W * np.sqrt(S.shape[0] / np.trace(W @ S @ W))  # mean noise variance 1 in the source
         whitener = W
-        Rs = Rs @ W
+        R = R @ W
     tf = _Transform(keep=keep, scale=scale, whitener=whitener, center_source=mid_s,
-                    center_target=mid_t)
-    Zs, Zt = tf.apply(Xs, "source"), tf.apply(Xt, "target")
+                    center_target=np.zeros(p_in))
+    Z = tf.apply(Xs, "source")
     p = keep.size
+    a, _, cs = _half_mean_difference(Z, ys)
 
-    # estimators
-    a, _, cs = _half_mean_difference(Zs, ys)
-    b, _, ct = _half_mean_difference(Zt, yt)
-    Qs = a @ a - p * cs
-    Qt = b @ b - p * ct
-    I = float(a @ b)
-
-    # noise covariance S (transformed source, pooled within class): quadratic forms, tr(S^2)
-    Ra, Rb = Rs @ a, Rs @ b
-    aSa, bSb, aSb = Ra @ Ra / dof, Rb @ Rb / dof, Ra @ Rb / dof
-    G = Rs @ Rs.T if N < p else Rs.T @ Rs
-    trS = np.trace(G) / dof
-    trS2_raw = np.sum(G * G) / dof**2
+    # noise covariance S (transformed source, pooled within class): tr S, unbiased tr(S^2)
+    G = R @ R.T if N < p else R.T @ R
+    trS = float(np.trace(G)) / dof
+    trS2_raw = float(np.sum(G * G)) / dof**2
     trS2 = dof**2 / ((dof - 1) * (dof + 2)) * (trS2_raw - trS**2 / dof) if dof > 1 else trS2_raw
     trS2 = max(trS2, trS**2 / p)  # tr(S^2) >= (tr S)^2 / p
-    # Plug-in covariance of (Q_s, Q_t, I). a^T S a overestimates mu^T S mu by c_s tr(S^2)/..:
-    # E[a^T S a] = mu^T S mu + c_s tr(S^2); subtract it (keep non-negative).
-    mSm = max(aSa - cs * trS2, 0.0)
+    Ra = R @ a
+    return _Source(X=Xs, y=ys, Z=Z, R=R, a=a, cs=float(cs), dof=dof, trS=trS, trS2=trS2,
+                   aSa=float(Ra @ Ra) / dof, transform=tf,
+                   settings=dict(standardize=mode, whiten=bool(whiten), center=bool(center),
+                                 shrinkage=shrink_used))
+
+
+def _estimate(src: _Source, Xt, yt, *, match_target_noise=False, stacklevel=2) -> TaskEstimate:
+    """The target half of :func:`estimate_task`; ``Xt, yt`` validated, labels ±1."""
+    if Xt.shape[1] != src.X.shape[1]:
+        raise ValueError(f"mismatched feature counts: X_source has {src.X.shape[1]} features "
+                         f"(columns), X_target has {Xt.shape[1]}")
+    _check_counts("y_target", yt)
+    N, n, p = src.X.shape[0], Xt.shape[0], src.Z.shape[1]
+    _, mid_t, _ = _half_mean_difference(Xt, yt)
+    if not src.settings["center"]:
+        mid_t = np.zeros_like(mid_t)
+    tf = dataclasses.replace(src.transform, center_target=mid_t)
+    Zt = tf.apply(Xt, "target")
+    Rt = _within_residuals(Zt, yt)
+    noise_t = float(np.sum(Rt * Rt) / (n - 2) / src.trS) if n > 2 else float("nan")
+    if match_target_noise:
+        if not n > 2:
+            raise ValueError("match_target_noise needs more than 2 target rows")
+        tf = dataclasses.replace(tf, target_scale=float(np.sqrt(noise_t)))
+        Zt = tf.apply(Xt, "target")
+
+    # estimators
+    a, cs, dof, trS2 = src.a, src.cs, src.dof, src.trS2
+    b, _, ct = _half_mean_difference(Zt, yt)
+    Qs = float(a @ a - p * cs)
+    Qt = float(b @ b - p * ct)
+    I = float(a @ b)
+
+    # Plug-in covariance of (Q_s, Q_t, I). E[a^T S a] = mu^T S mu + c_s tr(S^2): subtract it.
+    Rb = src.R @ b
+    bSb, aSb = float(Rb @ Rb) / dof, float((src.R @ a) @ Rb) / dof
+    mSm = max(src.aSa - cs * trS2, 0.0)
     bSbc = max(bSb - ct * trS2, 0.0)
     var_Qs = 4 * cs * mSm + 2 * cs**2 * trS2
     var_Qt = 4 * ct * bSbc + 2 * ct**2 * trS2
@@ -470,7 +551,7 @@ def estimate_task(X_source, y_source, X_target, y_target, *, standardize=True, w
     theta = np.array([Qs, Qt, I])
     mu, mu_orth, beta, clips = _parameters(theta, var_I)
     for c in clips:
-        warnings.warn("estimate_task: " + c, RuntimeWarning, stacklevel=2)
+        warnings.warn("estimate_task: " + c, RuntimeWarning, stacklevel=stacklevel)
 
     def unclipped(k):
         def f(th):
@@ -485,6 +566,8 @@ def estimate_task(X_source, y_source, X_target, y_target, *, standardize=True, w
 
     se = {name: (_delta_se(unclipped(k), theta, cov) if Qs > 0 else float("nan"))
           for k, name in enumerate(("mu", "mu_orth", "beta"))}
+    if clips:  # mu_orth at a boundary (or undefined when |beta| = 1): no delta-method se
+        se["mu_orth"] = float("nan")
 
     na2, nb2 = float(a @ a), float(b @ b)
     naive_beta = I / na2
@@ -493,36 +576,30 @@ def estimate_task(X_source, y_source, X_target, y_target, *, standardize=True, w
         mu_orth=float(np.sqrt(max(nb2 - I * I / na2, 0.0) / max(1 - naive_beta**2, 1e-300))),
     )
 
-    # diagnostics
-    noise_t = np.nan
-    Rt = _within_residuals(Zt, yt)
-    if n > 2:
-        noise_t = float(np.sum(Rt * Rt) / (n - 2) / trS)
-    frac_pos_s, frac_pos_t = float(np.mean(ys > 0)), float(np.mean(yt > 0))
+    frac_pos_s, frac_pos_t = float(np.mean(src.y > 0)), float(np.mean(yt > 0))
     diagnostics = dict(
-        features_in=p_in,
-        features_dropped=int(p_in - p),
+        features_in=int(src.X.shape[1]),
+        features_dropped=int(src.X.shape[1] - p),
         class_fraction_source=frac_pos_s,
         class_fraction_target=frac_pos_t,
-        noise_trace_source=float(trS),
-        effective_dimension=float(trS**2 / trS2),
+        noise_trace_source=src.trS,
+        effective_dimension=float(src.trS**2 / trS2),
         target_noise_ratio=noise_t,
-        shrinkage=shrink_used,
+        shrinkage=src.settings["shrinkage"],
     )
     if max(abs(frac_pos_s - 0.5), abs(frac_pos_t - 0.5)) > 0.2:
         warnings.warn("estimate_task: classes far from balanced (fraction of +1: "
                       f"source {frac_pos_s:.2f}, target {frac_pos_t:.2f}); the theory assumes "
-                      "balanced classes", RuntimeWarning, stacklevel=2)
+                      "balanced classes", RuntimeWarning, stacklevel=stacklevel)
 
     return TaskEstimate(
         p=int(p), N=int(N), n=int(n), mu=mu, mu_orth=mu_orth, beta=beta,
         se=se, naive=naive,
-        unbiased=dict(mu2=float(Qs), M=float(Qt), inner=I),
+        unbiased=dict(mu2=Qs, M=Qt, inner=I),
         bias=dict(mu2=float(p * cs), M=float(p * ct), inner2=float(var_I)),
         cov=cov, clipped=tuple(clips), diagnostics=diagnostics, assumptions=ASSUMPTIONS,
-        settings=dict(standardize=bool(standardize), whiten=bool(whiten), center=bool(center),
-                      shrinkage=shrink_used),
-        X_source=Zs, y_source=ys, X_target=Zt, y_target=yt, _transform=tf,
+        settings=dict(src.settings, match_target_noise=bool(match_target_noise)),
+        X_source=src.Z, y_source=src.y, X_target=Zt, y_target=yt, _transform=tf,
     )
 
 
@@ -591,11 +668,20 @@ def fine_tune(X_source, y_source, X_target, y_target, alpha, *, gamma, gamma_src
     v.positive("gamma", gamma)
     v.positive("gamma_src", gamma_src)
     v.finite("alpha", alpha)
+    return _fit_target(source_weight(Xs, ys, gamma_src), Xt, yt, alpha, gamma, gamma_src)
+
+
+def source_weight(Xs, ys, gamma_src):
+    """``w~ = (X~^T X~ / N + gamma_src I)^{-1} X~^T y~ / N`` (validated arrays, labels ±1)."""
+    N = Xs.shape[0]
+    return _ridge_apply(Xs, gamma_src, (Xs.T @ ys / N)[:, None])[:, 0]
+
+
+def _fit_target(w_src, Xt, yt, alpha, gamma, gamma_src) -> FineTuned:
     a = np.asarray(alpha, dtype=np.float64)
     if a.ndim > 1:
         raise ValueError(f"alpha must be a scalar or 1-D grid, got shape {a.shape}")
-    N, n = Xs.shape[0], Xt.shape[0]
-    w_src = _ridge_apply(Xs, gamma_src, (Xs.T @ ys / N)[:, None])[:, 0]
+    n = Xt.shape[0]
     sol = _ridge_apply(Xt, gamma, np.stack([Xt.T @ yt / n, gamma * w_src], axis=1))
     w0, vv = sol[:, 0], sol[:, 1]
     W = w0 + a[..., None] * vv
