@@ -1,0 +1,405 @@
+"""The ``rmt-alpha`` command (also ``python -m rmt_alpha``).
+
+Subcommands:
+
+* ``reproduce``: regenerate the eight figures of THEORY §8 (PNG, PDF, CSV, JSON) and
+  ``VALIDATION.md``;
+* ``optimal-alpha``: alpha*, the chance-level alpha and the accuracies at alpha*, 1 and 0
+  for one task;
+* ``curve``: a CSV of accuracy vs alpha, optionally with a Monte Carlo check.
+
+Bad arguments exit with status 2 and a message naming the argument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import re
+import sys
+import time
+
+import numpy as np
+
+import rmt_alpha  # noqa: F401  (sets the XLA:CPU flag before JAX can start)
+
+# Library argument name -> command-line flag.
+FLAGS = {
+    "n": "--n", "p": "--p", "N": "--N", "mu": "--mu", "mu_orth": "--mu-orth", "beta": "--beta",
+    "gamma": "--gamma", "gamma_src": "--gamma-src", "target_norm2": "--target-norm2",
+    "alignment": "--alignment", "source_norm2": "--source-norm2", "alpha": "--alpha",
+    "trials": "--trials", "seed": "--seed", "method": "--method",
+}
+TASK_SETS = {
+    "ridge source": ("N", "mu", "mu_orth", "beta", "gamma", "gamma_src"),
+    "fixed source": ("gamma", "target_norm2", "alignment", "source_norm2"),
+}
+TASK_KEYS = ("N", "mu", "mu_orth", "beta", "gamma", "gamma_src", "target_norm2", "alignment",
+             "source_norm2")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a hook to report library errors as argument errors (exit status 2)."""
+
+    def fail(self, exc: Exception):
+        msg = str(exc)
+        for name, flag in sorted(FLAGS.items(), key=lambda kv: -len(kv[0])):
+            if re.match(rf"{re.escape(name)}\b", msg) and not msg.startswith(name + "_"):
+                self.error(f"argument {flag}: {msg}")
+        self.error(msg)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (>= 1), got {value}")
+    return value
+
+
+def _int(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _finite(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
+def alpha_grid(text) -> np.ndarray:
+    """Parse ``START:STOP:COUNT`` (inclusive, evenly spaced), a comma-separated list, or one
+    number into a 1-D array of alphas."""
+    bad = argparse.ArgumentTypeError(
+        f"expected START:STOP:COUNT (e.g. -2:6:101), a comma-separated list or one number, "
+        f"got {text!r}"
+    )
+    text = text.strip()
+    try:
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) != 3:
+                raise bad
+            start, stop = float(parts[0]), float(parts[1])
+            count = int(parts[2])
+            if not (math.isfinite(start) and math.isfinite(stop)):
+                raise argparse.ArgumentTypeError(f"START and STOP must be finite, got {text!r}")
+            if count < 1:
+                raise argparse.ArgumentTypeError(f"COUNT must be a positive integer, got {text!r}")
+            return np.linspace(start, stop, count)
+        values = np.array([float(t) for t in text.split(",")])
+    except ValueError:
+        raise bad from None
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        raise argparse.ArgumentTypeError(f"alphas must be finite numbers, got {text!r}")
+    return values
+
+
+def _figure_list(text):
+    try:
+        nums = sorted({int(t) for t in text.replace(" ", "").split(",") if t})
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected figure numbers such as 1,6,8, got {text!r}") from None
+    if not nums or any(k < 1 or k > 8 for k in nums):
+        raise argparse.ArgumentTypeError(f"figure numbers are 1 ... 8, got {text!r}")
+    return nums
+
+
+def _add_task(p):
+    g = p.add_argument_group(
+        "task",
+        "--n and --p, plus exactly one keyword set: the ridge source (--N --mu --mu-orth "
+        "--beta --gamma --gamma-src, THEORY §4) or a fixed source (--gamma --target-norm2 "
+        "--alignment --source-norm2, THEORY §3)",
+    )
+    g.add_argument("--n", type=_positive_int, required=True, help="target sample size")
+    g.add_argument("--p", type=_positive_int, required=True, help="dimension")
+    g.add_argument("--N", type=_positive_int, help="source sample size")
+    g.add_argument("--mu", type=_finite, help="source mean norm ||mu|| >= 0")
+    g.add_argument("--mu-orth", dest="mu_orth", type=_finite,
+                   help="norm of the target's new direction ||mu_perp|| >= 0")
+    g.add_argument("--beta", type=_finite, help="task alignment in [-1, 1]")
+    g.add_argument("--gamma", type=_finite, help="target ridge > 0 (both keyword sets)")
+    g.add_argument("--gamma-src", dest="gamma_src", type=_finite, help="source ridge > 0")
+    g.add_argument("--target-norm2", dest="target_norm2", type=_finite,
+                   help="fixed source: M = ||mu_beta||^2 >= 0")
+    g.add_argument("--alignment", type=_finite, help="fixed source: s = w~^T mu_beta")
+    g.add_argument("--source-norm2", dest="source_norm2", type=_finite,
+                   help="fixed source: r = ||w~||^2 > 0")
+
+
+def _task(parser, args) -> dict:
+    given = {k: getattr(args, k) for k in TASK_KEYS if getattr(args, k) is not None}
+    for name, keys in TASK_SETS.items():
+        if set(given) == set(keys):
+            return given
+    # Name what is wrong: the closest set's missing flags, or the flags that mix sets.
+    best = max(TASK_SETS, key=lambda s: (len(set(given) & set(TASK_SETS[s])), s == "ridge source"))
+    keys = TASK_SETS[best]
+    missing = [FLAGS[k] for k in keys if k not in given]
+    extra = [FLAGS[k] for k in given if k not in keys]
+    sets = "; ".join(f"{s}: {' '.join(FLAGS[k] for k in ks)}" for s, ks in TASK_SETS.items())
+    if extra:
+        parser.error(f"argument {extra[0]}: does not belong with the {best} keywords "
+                     f"({' '.join(extra)} given); give exactly one keyword set ({sets})")
+    parser.error(f"argument {missing[0]}: required for the {best} task (missing: "
+                 f"{' '.join(missing)}); give exactly one keyword set ({sets})")
+    raise AssertionError  # pragma: no cover
+
+
+def _enable_x64():
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+
+
+def _json_number(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+# --------------------------------------------------------------------------------------
+# Subcommands
+# --------------------------------------------------------------------------------------
+
+
+def _cmd_optimal_alpha(parser, args):
+    import rmt_alpha as ra
+
+    task = _task(parser, args)
+    try:
+        a_star = float(ra.optimal_alpha(args.n, args.p, **task))
+        a_bar = float(ra.chance_alpha(args.n, args.p, **task))
+        acc = ra.test_accuracy(np.array([a_star, 1.0, 0.0]), args.n, args.p, **task)
+        src = None
+        if "N" in task:
+            src = float(ra.source_accuracy(args.p, N=task["N"], mu=task["mu"], beta=task["beta"],
+                                           gamma_src=task["gamma_src"]))
+    except (ValueError, TypeError) as exc:
+        parser.fail(exc)
+    kind = "ridge source" if "N" in task else "fixed source"
+    out = {
+        "optimal_alpha": a_star,
+        "chance_alpha": _json_number(a_bar),
+        "accuracy_at_optimal": float(acc[0]),
+        "accuracy_at_1": float(acc[1]),
+        "accuracy_at_0": float(acc[2]),
+    }
+    if src is not None:
+        out["source_accuracy"] = src
+    out["keyword_set"] = kind
+    out["task"] = dict(n=args.n, p=args.p, **task)
+    if args.json:
+        print(json.dumps(out, indent=2, allow_nan=False))
+        return 0
+    desc = ", ".join(f"{k}={v:g}" for k, v in out["task"].items())
+    bar = "undefined (orthogonal source)" if out["chance_alpha"] is None else f"{a_bar:.6g}"
+    lines = [
+        f"task ({kind}): {desc}",
+        f"optimal alpha            alpha*    = {a_star:.6g}",
+        f"chance-level alpha       alpha_bar = {bar}"
+        + ("" if out["chance_alpha"] is None else "   (accuracy 1/2; worse than chance beyond it)"),
+        f"accuracy at alpha*                 = {acc[0]:.6f}",
+        f"accuracy at alpha = 1 (fine-tune)  = {acc[1]:.6f}",
+        f"accuracy at alpha = 0 (no source)  = {acc[2]:.6f}",
+    ]
+    if src is not None:
+        lines.append(f"source classifier used as is     = {src:.6f}")
+    print("\n".join(lines))
+    return 0
+
+
+def _cmd_curve(parser, args):
+    import rmt_alpha as ra
+
+    task = _task(parser, args)
+    alpha = args.alpha
+    try:
+        acc = np.atleast_1d(ra.test_accuracy(alpha, args.n, args.p, **task))
+        mean, e2 = (np.atleast_1d(x) for x in ra.score_moments(alpha, args.n, args.p, **task))
+    except (ValueError, TypeError) as exc:
+        parser.fail(exc)
+    cols = {"alpha": alpha, "accuracy": acc, "score_mean": mean, "score_second_moment": e2}
+    if args.simulate:
+        _enable_x64()
+        if not hasattr(ra, "simulate"):
+            parser.error("argument --simulate: this installation has no Monte Carlo (rmt_alpha.simulate)")
+        try:
+            res = ra.simulate(alpha, args.n, args.p, **task, trials=args.trials, seed=args.seed,
+                              method=args.method, progress=args.progress)
+        except (ValueError, TypeError) as exc:
+            parser.fail(exc)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (res.accuracy - acc) / res.accuracy_stderr
+        cols.update({
+            "accuracy_sim": res.accuracy, "accuracy_sim_stderr": res.accuracy_stderr,
+            "accuracy_z": z, "score_mean_sim": res.score_mean,
+            "score_mean_sim_stderr": res.score_mean_stderr,
+            "score_second_moment_sim": res.score_second_moment,
+            "score_second_moment_sim_stderr": res.score_second_moment_stderr,
+        })
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(list(cols))
+    for i in range(alpha.size):
+        w.writerow([format(float(c[i]), ".10g") for c in cols.values()])
+    if args.out in (None, "-"):
+        sys.stdout.write(buf.getvalue())
+    else:
+        d = os.path.dirname(os.path.abspath(args.out))
+        os.makedirs(d, exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write(buf.getvalue())
+        print(f"wrote {args.out} ({alpha.size} rows)", file=sys.stderr)
+    return 0
+
+
+def _cmd_reproduce(parser, args):
+    from . import experiments
+
+    _enable_x64()
+    t0 = time.perf_counter()
+    command = "rmt-alpha reproduce" + (" --quick" if args.quick else "") + (
+        f" --trials {args.trials}" if args.trials else "") + (
+        f" --figures {','.join(map(str, args.figures))}" if args.figures else "")
+    print(f"writing the figures of THEORY §8 to {args.out}/"
+          + (" (quick run)" if args.quick else ""), file=sys.stderr)
+    results = experiments.reproduce(
+        args.out, quick=args.quick, trials=args.trials, figures=args.figures,
+        pdf=not args.no_pdf, progress=args.progress, command=command,
+        log=lambda s: print(s, file=sys.stderr),
+    )
+    seconds = time.perf_counter() - t0
+    print(f"\nTheory vs simulation ({os.path.join(args.out, 'VALIDATION.md')}):")
+    for d in results:
+        if not d.checks:
+            print(f"  figure {d.number}: theory only")
+        for c in d.checks:
+            print(f"  figure {d.number}, {c['quantity']}: max |z| = {c['max_abs_z']:.2f} "
+                  f"(noise level {c['noise_max_z_95']:.2f}), max |gap| = {c['max_abs_gap']:.2e}")
+    print(f"done in {seconds:.0f} s")
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# Parser
+# --------------------------------------------------------------------------------------
+
+_EPILOG = """examples:
+  rmt-alpha reproduce --out figures/
+  rmt-alpha optimal-alpha --n 100 --p 400 --N 2000 --mu 1.5 --mu-orth 1 --beta 0.8 --gamma 1 --gamma-src 1
+  rmt-alpha optimal-alpha --n 40 --p 400 --gamma 1 --target-norm2 1 --alignment 0.5 --source-norm2 1 --json
+  rmt-alpha curve --n 100 --p 400 --N 2000 --mu 1.5 --mu-orth 1 --beta 0.8 --gamma 1 --gamma-src 1 \\
+      --alpha -2:6:101 --simulate --trials 1000 --out curve.csv
+"""
+
+
+def build_parser() -> _Parser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog="rmt-alpha",
+        description="Random-matrix theory of alpha-rescaled fine-tuning: reproduce the figures, "
+                    "compute the optimal alpha of a task, tabulate accuracy vs alpha.",
+        epilog=_EPILOG, formatter_class=fmt, allow_abbrev=False,
+    )
+    parser.add_argument("--version", action="version", version=f"rmt_alpha {rmt_alpha.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    r = sub.add_parser(
+        "reproduce", help="regenerate the eight figures of THEORY §8 and VALIDATION.md",
+        description="Regenerate the eight figures of THEORY §8: each as PNG and PDF, with its "
+                    "data as CSV and its parameters as JSON beside it, and VALIDATION.md with "
+                    "the largest |theory - simulation| per simulated figure (in standard errors "
+                    "and in absolute terms).",
+        formatter_class=fmt, allow_abbrev=False,
+    )
+    r.add_argument("--out", default="figures", metavar="DIR", help="output folder (default: figures)")
+    r.add_argument("--quick", action="store_true",
+                   help="fewer trials and simulated points: every figure, in a fraction of the time")
+    r.add_argument("--trials", type=_positive_int, metavar="K",
+                   help="Monte Carlo trials per simulated point for every figure (default: 2000 "
+                        "(4000 for figure 8), 200 with --quick)")
+    r.add_argument("--figures", type=_figure_list, metavar="LIST",
+                   help="only these figures, e.g. 1,6 (default: all eight)")
+    r.add_argument("--no-pdf", action="store_true", help="PNG only")
+    r.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+
+    o = sub.add_parser(
+        "optimal-alpha", help="alpha*, the chance-level alpha and the accuracies of one task",
+        description="Print the optimal alpha (alpha*), the chance-level alpha (alpha_bar, "
+                    "accuracy 1/2) and the test accuracy at alpha*, alpha = 1 (plain fine-tuning) "
+                    "and alpha = 0 (no source), from the closed forms of THEORY §3-§4.",
+        epilog=_EPILOG, formatter_class=fmt, allow_abbrev=False,
+    )
+    _add_task(o)
+    o.add_argument("--json", action="store_true", help="machine-readable output")
+
+    c = sub.add_parser(
+        "curve", help="CSV of accuracy vs alpha (theory, optionally simulation)",
+        description="Write a CSV of the theory's test accuracy and score moments on an alpha "
+                    "grid; with --simulate also the Monte Carlo estimates, their standard errors "
+                    "and z = (simulation - theory) / standard error.",
+        epilog=_EPILOG, formatter_class=fmt, allow_abbrev=False,
+    )
+    _add_task(c)
+    c.add_argument("--alpha", type=alpha_grid, default=alpha_grid("-2:6:101"), metavar="SPEC",
+                   help="START:STOP:COUNT, a comma-separated list, or one number "
+                        "(default: -2:6:101)")
+    c.add_argument("--out", "-o", default="-", metavar="PATH", help="CSV file (default: stdout)")
+    c.add_argument("--simulate", action="store_true", help="add Monte Carlo columns (needs JAX)")
+    c.add_argument("--trials", type=_positive_int, default=1000, metavar="K",
+                   help="Monte Carlo trials with --simulate (default: 1000)")
+    c.add_argument("--seed", type=_int, default=0, help="Monte Carlo seed (default: 0)")
+    c.add_argument("--method", choices=("direct", "reduced"), default="direct",
+                   help="Monte Carlo sampler (default: direct)")
+    c.add_argument("--progress", action="store_true", help="progress bar while simulating")
+    return parser
+
+
+_VALUE_FLAGS = ("--n", "--p", "--N", "--mu", "--mu-orth", "--beta", "--gamma", "--gamma-src",
+                "--target-norm2", "--alignment", "--source-norm2", "--alpha", "--seed", "--trials")
+_NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
+
+
+def _join_negative_values(argv):
+    """``--alpha -2:6:101`` -> ``--alpha=-2:6:101``: argparse would take a value that starts
+    with ``-`` (and is not a plain negative number) for an option."""
+    out, i = [], 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok in _VALUE_FLAGS and i + 1 < len(argv) and _NEGATIVE.match(argv[i + 1]):
+            out.append(f"{tok}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(tok)
+        i += 1
+    return out
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit status (argument errors exit with 2)."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(_join_negative_values(argv))
+    sub = parser._subparsers._group_actions[0].choices[args.command]
+    handler = {"reproduce": _cmd_reproduce, "optimal-alpha": _cmd_optimal_alpha,
+               "curve": _cmd_curve}[args.command]
+    return handler(sub, args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
