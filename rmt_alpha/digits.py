@@ -54,7 +54,7 @@ VARIANTS = {
     "whitened+matched": dict(standardize=True, whiten=True, match_target_noise=True),
 }
 
-DEFAULT_ALPHAS = np.round(np.linspace(-2.0, 4.0, 61), 10)
+DEFAULT_ALPHAS = np.round(np.linspace(-2.0, 6.0, 81), 10)
 
 
 def load_digits_data():
@@ -202,7 +202,8 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
     snr = s_mean / s_sd
 
     row = dict(
-        source=pair_name(source), target=pair_name(target), n=int(n), variant=vname,
+        source=pair_name(source), target=pair_name(target),
+        pair=f"{pair_name(source)} → {pair_name(target)}", n=int(n), variant=vname,
         trials=int(trials), gamma=float(gamma), gamma_src=float(gamma_src),
         N=pool.N, p=pool.p, pool_size=int(yp.size), test_size=int(yp.size - n),
         mu=pool.mu, mu_se=pool.se["mu"], mu_orth=pool.mu_orth, mu_orth_se=pool.se["mu_orth"],
@@ -289,20 +290,51 @@ def summary_rows(results):
 
 # ----------------------------------------------------------------------------- rendering
 
+#: ``(header, key, format, *keys of further format arguments)``
 README_COLUMNS = (
-    ("source", "source", "{}"),
-    ("target", "target", "{}"),
+    ("source → target", "pair", "{}"),
+    ("n", "n", "{}"),
+    ("β̂", "beta", "{:.2f}"),
+    ("predicted α*", "alpha_star", "{:.2f}"),
+    ("empirical best α", "best_alpha", "{:.1f} ± {:.1f}", "best_alpha_se"),
+    ("acc. α = 0", "acc_alpha0", "{:.3f}"),
+    ("acc. α = 1", "acc_alpha1", "{:.3f}"),
+    ("acc. α̂*", "acc_alpha_star", "{:.3f}"),
+    ("acc. best α", "acc_best", "{:.3f}"),
+    ("theory acc. α = 1", "pred_acc_alpha1", "{:.3f}"),
+)
+
+FULL_COLUMNS = (
+    ("source → target", "pair", "{}"),
     ("n", "n", "{}"),
     ("β̂", "beta", "{:.2f} ± {:.2f}", "beta_se"),
     ("predicted α*", "alpha_star", "{:.2f} ± {:.2f}", "alpha_star_se"),
     ("median α̂* (n pts)", "alpha_star_draw_median", "{:.2f}"),
     ("empirical best α", "best_alpha", "{:.1f} ± {:.1f}", "best_alpha_se"),
-    ("acc α=0", "acc_alpha0", "{:.3f}"),
-    ("acc α=1", "acc_alpha1", "{:.3f}"),
-    ("acc α̂*", "acc_alpha_star", "{:.3f}"),
-    ("acc best α", "acc_best", "{:.3f}"),
-    ("α̂* − α=1", "gain_vs_alpha1", "{:+.3f} ± {:.3f}", "gain_vs_alpha1_se"),
-    ("predicted acc α=1", "pred_acc_alpha1", "{:.3f}"),
+    ("acc. α = 0", "acc_alpha0", "{:.3f}"),
+    ("acc. α = 1", "acc_alpha1", "{:.3f}"),
+    ("acc. α̂*", "acc_alpha_star", "{:.3f}"),
+    ("acc. best α", "acc_best", "{:.3f}"),
+    ("α̂* vs α = 1", "gain_vs_alpha1", "{:+.3f} ± {:.3f}", "gain_vs_alpha1_se"),
+    ("α̂* vs α = 0", "gain_vs_alpha0", "{:+.3f} ± {:.3f}", "gain_vs_alpha0_se"),
+    ("theory acc. α = 1", "pred_acc_alpha1", "{:.3f}"),
+)
+
+DIAGNOSTIC_COLUMNS = (
+    ("source → target", "pair", "{}"),
+    ("n", "n", "{}"),
+    ("variant", "variant", "{}"),
+    ("mean gap", "theory_gap_mean", "{:.3f}"),
+    ("max gap", "theory_gap_max", "{:.3f}"),
+    ("twin gap", "twin_theory_gap_mean", "{:.3f}"),
+    ("α*", "alpha_star", "{:.2f}"),
+    ("best α", "best_alpha", "{:.1f} ± {:.1f}", "best_alpha_se"),
+    ("acc. α̂*", "acc_alpha_star", "{:.3f}"),
+    ("acc. best α", "acc_best", "{:.3f}"),
+    ("score mean α=1 (theory)", "score_mean_alpha1", "{:.2f} ({:.2f})", "pred_score_mean_alpha1"),
+    ("score sd α=1 (theory)", "score_sd_alpha1", "{:.2f} ({:.2f})", "pred_score_sd_alpha1"),
+    ("noise ratio", "target_noise_ratio", "{:.2f}"),
+    ("eff. dim / p", "effective_dimension", "{:.0f} / {}", "p"),
 )
 
 
@@ -387,7 +419,7 @@ def plot_transfer(results, *, variant="standardized", n=20, ncols=4, scatter=Tru
             ax.errorbar([q["alpha_star"] for q in rows], [q["best_alpha"] for q in rows],
                         yerr=[q["best_alpha_se"] for q in rows], fmt="os^"[k % 3], ms=4,
                         color=f"C{k + 4}", lw=0.8, label=var)
-        lim = [-2.1, 4.1]
+        lim = [-2.1, 6.1]
         ax.plot(lim, lim, color="0.5", lw=0.8)
         ax.set_xlim(-0.6, 1.4)
         ax.set_ylim(*lim)
