@@ -67,8 +67,12 @@ def _select_set(given):
     )
 
 
-def resolve(n, p, task_kwargs) -> Task:
-    """Validate ``n, p`` and one keyword set and reduce them to a :class:`Task`."""
+def resolve(n, p, task_kwargs, alpha=None) -> Task:
+    """Validate ``n, p`` and one keyword set and reduce them to a :class:`Task`.
+
+    ``alpha`` (not validated here) only takes part in choosing the array namespace, so that a
+    JAX ``alpha`` alone (e.g. under ``jax.grad`` in alpha) gives a JAX computation.
+    """
     given = {k: val for k, val in task_kwargs.items() if val is not None}
     unknown = set(given) - set(ALL_KEYWORDS)
     if unknown:
@@ -77,7 +81,7 @@ def resolve(n, p, task_kwargs) -> Task:
     v.positive_int("n", n)
     v.positive_int("p", p)
     v.positive("gamma", given["gamma"])
-    xp, ndtr = namespace(n, p, *given.values())
+    xp, ndtr = namespace(n, p, alpha, *given.values())
     eta = asarray(xp, p) / asarray(xp, n)
     gamma = asarray(xp, given["gamma"])
 
@@ -98,6 +102,9 @@ def resolve(n, p, task_kwargs) -> Task:
         v.positive("source_norm2", given["source_norm2"])
         M, s, r = (asarray(xp, given[k]) for k in ("target_norm2", "alignment", "source_norm2"))
         _check_cauchy_schwarz(M, s, r)
+        # The mean and chance_alpha do not involve r: broadcast so that every result has
+        # the broadcast shape of all the arguments.
+        M, s, r = xp.broadcast_arrays(M, s, r)
         return Task(xp, ndtr, eta, gamma, M, s, r)
 
     p_value = concrete(p)
@@ -141,7 +148,7 @@ def task_function(with_alpha: bool):
             bound = wrapper.__signature__.bind(*args, **kwargs)
             pos = [bound.arguments[k] for k in positional]
             task_kwargs = {k: bound.arguments.get(k) for k in ALL_KEYWORDS}
-            task = resolve(pos[-2], pos[-1], task_kwargs)
+            task = resolve(pos[-2], pos[-1], task_kwargs, pos[0] if with_alpha else None)
             if with_alpha:
                 v.finite("alpha", pos[0])
                 return f(pos[0], task)

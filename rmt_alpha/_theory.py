@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import _validate as v
 from ._backend import asarray, finish, namespace
 from ._task import Task, task_function
-from .blocks import _variance_coefficients, source_stats
+from .blocks import _variance_coefficients, kappa, source_stats
 
 
 def _coefficients(task: Task):
@@ -66,9 +66,9 @@ def optimal_alpha(task):
     ``alpha*`` grows like ``1/kappa``.
     """
     xp = task.xp
-    c = _coefficients(task)
-    s, M, r, eta, k = task.s, task.M, task.r, task.eta, c.kappa
-    den = k * (c.L * (M * r - s * s) + eta * s * s)
+    s, M, r, eta = task.s, task.M, task.r, task.eta
+    k = kappa(eta, task.gamma)  # only kappa and L are needed (not the variance coefficients)
+    den = k * ((M + 1.0 + k) * (M * r - s * s) + eta * s * s)
     zero = s == 0
     safe = xp.where(zero, 1.0, den)
     return finish(xp, xp.where(zero, 0.0, eta * (1.0 + k) * s / safe))
@@ -84,9 +84,8 @@ def chance_alpha(task):
     ``nan`` is returned.
     """
     xp = task.xp
-    c = _coefficients(task)
     zero = task.s == 0
-    safe = xp.where(zero, 1.0, c.kappa * task.s)
+    safe = xp.where(zero, 1.0, kappa(task.eta, task.gamma) * task.s)
     return finish(xp, xp.where(zero, xp.nan, -task.M / safe))
 
 
