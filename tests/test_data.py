@@ -117,6 +117,16 @@ def test_params_feed_the_theory_and_methods_agree():
     assert "beta" in t.summary() and t.assumptions
 
 
+def test_params_feed_the_simulator():
+    if not hasattr(ra, "simulate"):
+        pytest.skip("rmt_alpha.simulate not available")
+    rng = np.random.default_rng(2)
+    t = ra.estimate_task(*mixture(rng, N=400, n=40, p=30, **TRUTH))
+    sim = ra.simulate([0.0, 1.0], **t.params, gamma=1.0, gamma_src=1.0, trials=40)
+    theory = t.test_accuracy([0.0, 1.0], gamma=1.0, gamma_src=1.0)
+    assert np.all(np.abs(sim.accuracy - theory) < 0.05)  # p = 30: only a coarse O(1/p) check
+
+
 def test_labels_zero_one_equal_minus_one_plus_one():
     rng = np.random.default_rng(3)
     Xs, ys, Xt, yt = mixture(rng, N=200, n=40, p=10, **TRUTH)
