@@ -21,7 +21,8 @@ the unbiased estimates are
 
 * ``Q_s = ||a||^2 - p c_s``  (estimates ``mu^2``),
 * ``Q_t = ||b||^2 - p c_t``  (estimates ``M = ||mu_beta||^2``),
-* ``I = a . b``              (estimates ``mu . mu_beta = beta mu^2``; unbiased, independent samples).
+* ``I = a . b``              (estimates ``mu . mu_beta = beta mu^2``; unbiased: independent
+  samples).
 
 Then ``mu = sqrt(Q_s)``, ``beta = I / Q_s`` and, since
 ``(1 - beta^2) mu_orth^2 = M - (mu . mu_beta)^2 / mu^2``,
@@ -55,7 +56,10 @@ The model has no intercept and unit noise. :func:`estimate_task` therefore (in t
 4. optionally whitens with the pooled within-class source covariance (``whiten=True``),
    shrunk towards a multiple of the identity (Ledoit-Wolf shrinkage by default, since
    the covariance of image pixels is close to rank-deficient), and rescales so that the
-   mean noise variance is 1.
+   mean noise variance is 1;
+5. optionally divides the target by the square root of its within-class noise variance
+   relative to the source's, estimated from its ``n`` labelled points
+   (``match_target_noise=True``).
 
 The target is transformed with the *source's* scale and whitening (only the centre is its
 own). Assumptions that are not checked: the same noise law in source and target, Gaussian
@@ -95,7 +99,8 @@ def _features(name, X):
     if A.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array (rows are samples), got shape {A.shape}")
     if A.shape[0] == 0 or A.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one sample and one feature, got shape {A.shape}")
+        raise ValueError(f"{name} must have at least one sample and one feature, "
+                         f"got shape {A.shape}")
     if np.isnan(A).any():
         raise ValueError(f"{name} contains NaN ({int(np.isnan(A).sum())} entries); "
                          "impute or drop them first")
@@ -165,7 +170,8 @@ def _ledoit_wolf(R, dof):
     S = R.T @ R / dof
     mu = np.trace(S) / p
     d2 = np.sum((S - mu * np.eye(p)) ** 2)
-    # (1/m^2) sum_k ||r_k r_k^T - S||_F^2 = (1/m^2) (sum_k ||r_k||^4 - 2 sum_k r_k^T S r_k + m ||S||^2)
+    # (1/m^2) sum_k ||r_k r_k^T - S||_F^2
+    #   = (1/m^2) (sum_k ||r_k||^4 - 2 sum_k r_k^T S r_k + m ||S||_F^2)
     rn2 = np.sum(R * R, axis=1)
     b2 = (np.sum(rn2**2) - 2.0 * np.sum((R @ S) * R) + m * np.sum(S * S)) / m**2
     if d2 <= 0:
@@ -318,7 +324,8 @@ class TaskEstimate:
             f"mu      = {self.mu:.4g} ± {self.se['mu']:.2g}   (naive {self.naive['mu']:.4g})",
             f"mu_orth = {self.mu_orth:.4g} ± {self.se['mu_orth']:.2g}   "
             f"(naive {self.naive['mu_orth']:.4g})",
-            f"beta    = {self.beta:.4g} ± {self.se['beta']:.2g}   (naive {self.naive['beta']:.4g})",
+            f"beta    = {self.beta:.4g} ± {self.se['beta']:.2g}   "
+            f"(naive {self.naive['beta']:.4g})",
         ]
         lines += [f"clipped: {c}" for c in self.clipped]
         d = self.diagnostics

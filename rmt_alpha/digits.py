@@ -373,11 +373,7 @@ def plot_transfer(results, *, variant="standardized", n=20, ncols=4, scatter=Tru
     vertical) and empirical best alpha (dashed vertical). With ``scatter``, a last panel plots
     predicted alpha* against the empirical best alpha for every variant at this ``n``.
     Returns the matplotlib figure (mathtext only, no LaTeX)."""
-    import matplotlib
-
-    if "inline" not in matplotlib.get_backend().lower():
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # the caller chooses the backend (the notebook uses Agg)
 
     sel = [r for r in results if r["row"]["variant"] == variant and r["row"]["n"] == n]
     if not sel:
@@ -392,7 +388,8 @@ def plot_transfer(results, *, variant="standardized", n=20, ncols=4, scatter=Tru
         a = c["alphas"]
         ax.fill_between(a, c["emp_mean"] - 2 * c["emp_se"], c["emp_mean"] + 2 * c["emp_se"],
                         color="C0", alpha=0.25, lw=0)
-        ax.plot(a, c["emp_mean"], "o", ms=2.2, color="C0", label="digits: fine_tune (mean ± 2 s.e.)")
+        ax.plot(a, c["emp_mean"], "o", ms=2.2, color="C0",
+                label="digits: fine_tune (mean ± 2 s.e.)")
         ax.plot(a, c["theory"], "-", color="C3", label="theory, task from all target images")
         ax.plot(a, c["theory_draw_mean"], "--", color="C1", lw=1,
                 label=f"theory, task from the n = {n} points (mean)")
@@ -405,7 +402,8 @@ def plot_transfer(results, *, variant="standardized", n=20, ncols=4, scatter=Tru
         ax.set_ylim(max(lo - 0.02, 0.0), 1.005)
         ax.set_title(f"{row['source']} → {row['target']}:  "
                      rf"$\hat\beta$ = {row['beta']:.2f}" "\n"
-                     rf"$\alpha^*$ = {row['alpha_star']:.2f},  best $\alpha$ = {row['best_alpha']:.1f}",
+                     rf"$\alpha^*$ = {row['alpha_star']:.2f},  "
+                     rf"best $\alpha$ = {row['best_alpha']:.1f}",
                      fontsize=8.5)
         ax.tick_params(labelsize=7)
         ax.set_xlabel(r"$\alpha$", fontsize=8)

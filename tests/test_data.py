@@ -307,8 +307,9 @@ def test_digits_small_run(tmp_path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = [digits.run_pair((6, 8), (5, 9), n=20, trials=4, variant=v, twin=(v == "standardized"),
-                               data=(X, digit), alphas=np.linspace(-1, 2, 7))
+        res = [digits.run_pair((6, 8), (5, 9), n=20, trials=4, variant=v,
+                               twin=(v == "standardized"), data=(X, digit),
+                               alphas=np.linspace(-1, 2, 7))
                for v in ("standardized", "whitened+matched")]
     row = res[0]["row"]
     assert row["p"] <= 64 and row["N"] == np.sum(np.isin(digit, (6, 8)))
