@@ -403,7 +403,8 @@ def estimate_task(X_source, y_source, X_target, y_target, *, standardize=True, w
         ``False``: use the data as given (they must already have unit noise). Features
         constant within the source classes are dropped (``p`` counts the kept).
     whiten : whiten both datasets with the pooled within-class source covariance
-        (shrunk towards a multiple of the identity), for noise far from isotropic.
+        (shrunk towards a multiple of the identity), for noise far from isotropic. Needs
+        many more source samples than features (warns when ``p > (N - 2)/2``).
     shrinkage : the shrinkage weight in [0, 1] for ``whiten`` (default: Ledoit-Wolf).
     center : centre the source at its class midpoint and the target at the midpoint of its
         labelled points (the model has no intercept). Estimates do not depend on it; the
@@ -486,6 +487,12 @@ def prepare_source(X_source, y_source, *, standardize=True, whiten=False, shrink
     R = R[:, keep] / scale
     whitener, shrink_used = None, None
     if whiten:
+        if keep.size > dof / 2:
+            warnings.warn(
+                f"estimate_task: whitening {keep.size} features with a covariance estimated "
+                f"from {dof} within-class degrees of freedom; the whitened noise is far from "
+                "isotropic on new data (estimates of mu and beta are biased). Prefer "
+                "whiten=False unless N >> p.", RuntimeWarning, stacklevel=3)
         S = R.T @ R / dof
         shrink_used = _ledoit_wolf(R, dof) if shrinkage is None else float(shrinkage)
         m = np.trace(S) / S.shape[0]

@@ -162,6 +162,12 @@ def test_clipping_is_reported():
     assert np.isnan(t.se["mu_orth"])
 
 
+def test_whitening_with_too_few_source_samples_warns():
+    rng = np.random.default_rng(6)
+    with pytest.warns(RuntimeWarning, match="whitening 60 features"):
+        ra.estimate_task(*mixture(rng, N=80, n=20, p=60, **TRUTH), whiten=True)
+
+
 # ----------------------------------------------------------------------------- fine_tune
 
 
