@@ -12,6 +12,14 @@ _apply_xla_flag()  # before anything can start JAX's CPU backend (see rmt_alpha.
 from . import blocks  # noqa: E402
 from ._data import FineTuned, TaskEstimate, estimate_task, fine_tune  # noqa: E402
 from ._regression import regression_optimal_alpha, regression_risk  # noqa: E402
+from ._simulate import (  # noqa: E402
+    RegressionResult,
+    ScoreSamples,
+    SimulationResult,
+    simulate,
+    simulate_regression,
+    simulate_scores,
+)
 from ._theory import (  # noqa: E402
     chance_alpha,
     optimal_alpha,
@@ -34,6 +42,12 @@ __all__ = [
     "regression_optimal_alpha",
     "regression_risk",
     "score_moments",
+    "simulate",
+    "simulate_regression",
+    "simulate_scores",
+    "SimulationResult",
+    "ScoreSamples",
+    "RegressionResult",
     "source_accuracy",
     "TaskEstimate",
     "test_accuracy",

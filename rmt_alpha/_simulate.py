@@ -1,0 +1,841 @@
+"""JAX Monte Carlo of alpha-rescaled transfer (THEORY §6): simulate, simulate_scores,
+simulate_regression.
+
+How a run is organised:
+
+* Trial ``i`` uses the key ``jax.random.fold_in(base_key, i)``, so the draws of a trial do
+  not depend on how trials are grouped: the results are the same, up to float rounding,
+  for every ``chunk_size`` and every number of devices.
+* Trials are processed in chunks of ``chunk_size`` (a memory bound for large ``p``): one
+  ``jit``-compiled program per chunk shape, a Python loop over chunks (with an optional
+  tqdm progress bar). Within a chunk the trials are ``vmap``-ped and split over all visible
+  JAX devices with ``shard_map`` on a one-axis ``Mesh`` (axis ``"trials"``).
+* A sampler returns the five numbers ``[w0.mu_beta, v.mu_beta, ||w0||^2, w0.v, ||v||^2]``
+  of a trial (:mod:`rmt_alpha._simspec`); the exact conditional accuracy
+  ``Phi((w0.mu_beta + alpha v.mu_beta) / ||w0 + alpha v||)`` of every alpha is computed on
+  the device, and its mean and spread are merged over chunks on the host (float64, the
+  pairwise update of Chan, Golub and LeVeque, so no precision is lost).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import json
+import math
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _task
+from . import _validate as v
+from ._simspec import STAT_NAMES, SimSpec
+from ._xla import check_cpu_scheduler
+
+METHODS = ("direct", "reduced")
+_TEST_POINT_TAG = 0x7E57_0000  # fold_in tag of a trial's test-point key (far from split's 0, 1, ...)
+
+
+# ----------------------------------------------------------------------------------------
+# Results
+
+
+def _jsonable(x):
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, (np.floating, np.integer, np.bool_)):
+        return x.item()
+    if isinstance(x, dict):
+        return {k: _jsonable(val) for k, val in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(val) for val in x]
+    return x
+
+
+class _ResultMixin:
+    def to_dict(self) -> dict:
+        """All fields as plain Python values (lists for arrays), JSON-serialisable."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def _write_csv(self, path, columns, sidecar):
+        path = Path(path)
+        names = list(columns)
+        data = np.column_stack([np.asarray(columns[k], dtype=np.float64) for k in names])
+        np.savetxt(path, data, delimiter=",", header=",".join(names), comments="", fmt="%.17g")
+        side = path.with_suffix(".json") if path.suffix != ".json" else Path(str(path) + ".json")
+        side.write_text(json.dumps(_jsonable(sidecar), indent=2) + "\n")
+        return path, side
+
+
+@dataclasses.dataclass(frozen=True)
+class SimulationResult(_ResultMixin):
+    """Monte Carlo estimates on an alpha grid (THEORY §6); float64 numpy arrays.
+
+    ``accuracy`` is the mean over trials of the exact conditional accuracy
+    ``Phi(w_alpha^T mu_beta / ||w_alpha||)`` (no test set); ``score_mean`` and
+    ``score_second_moment`` estimate ``m(alpha)`` and ``E2(alpha)`` of THEORY §3 (score of a
+    class +1 target point); ``optimal_alpha`` is the maximiser of
+    ``m / sqrt(E2 - m^2)`` built from the estimated ``m0, m1, T1, T2, T3``. Every ``*_stderr``
+    is a standard error over trials (delta method for ``optimal_alpha``).
+    """
+
+    alpha: np.ndarray
+    accuracy: np.ndarray
+    accuracy_stderr: np.ndarray
+    score_mean: np.ndarray
+    score_mean_stderr: np.ndarray
+    score_second_moment: np.ndarray
+    score_second_moment_stderr: np.ndarray
+    optimal_alpha: float
+    optimal_alpha_stderr: float
+    moments: dict  # m0, m1, T1, T2, T3 estimates
+    trials: int
+    method: str
+    params: dict
+
+    CSV_COLUMNS = (
+        "alpha",
+        "accuracy",
+        "accuracy_stderr",
+        "score_mean",
+        "score_mean_stderr",
+        "score_second_moment",
+        "score_second_moment_stderr",
+    )
+
+    def to_csv(self, path):
+        """Write one row per alpha (columns :attr:`CSV_COLUMNS`) to ``path`` and a JSON
+        sidecar (same name, ``.json`` suffix) with ``params``, ``trials``, ``method``,
+        ``optimal_alpha`` and the moment estimates. Returns the two paths."""
+        cols = {k: getattr(self, k) for k in self.CSV_COLUMNS}
+        side = {
+            "params": self.params,
+            "trials": self.trials,
+            "method": self.method,
+            "optimal_alpha": self.optimal_alpha,
+            "optimal_alpha_stderr": self.optimal_alpha_stderr,
+            "moments": self.moments,
+        }
+        return self._write_csv(path, cols, side)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreSamples(_ResultMixin):
+    """Scores ``w_alpha^T x`` of fresh target test points, per class.
+
+    ``positive[k]`` / ``negative[k]``: samples for ``alpha[k]`` of class +1 / -1 points,
+    ``trials * test_points`` of them (trial-major: sample ``i * test_points + j`` is test
+    point ``j`` of trial ``i``). Within a trial the same test point is scored by every alpha.
+    """
+
+    alpha: np.ndarray
+    positive: np.ndarray
+    negative: np.ndarray
+    trials: int
+    test_points: int
+    method: str
+    params: dict
+
+    def to_csv(self, path):
+        """Long format: columns ``alpha, label, score`` (one row per sample) plus a JSON sidecar."""
+        A, S = self.positive.shape
+        alpha = np.repeat(np.tile(self.alpha, 2), S)
+        label = np.repeat([1.0, -1.0], A * S)
+        score = np.concatenate([self.positive.ravel(), self.negative.ravel()])
+        side = {"params": self.params, "trials": self.trials, "test_points": self.test_points,
+                "method": self.method}
+        return self._write_csv(path, {"alpha": alpha, "label": label, "score": score}, side)
+
+
+@dataclasses.dataclass(frozen=True)
+class RegressionResult(_ResultMixin):
+    """Monte Carlo test risk of alpha-rescaled ridge transfer (THEORY §5).
+
+    ``alpha``: 1-D, or 2-D ``(K, d)`` (one row of per-output ``alpha_j`` per point) when
+    ``rowwise``; ``risk``/``risk_stderr``: shape ``(K,)``, the mean over trials of the exact
+    risk ``||W_alpha - W_t||_F^2 + sigma^2 d`` and its standard error. ``optimal_alpha``: the
+    minimiser of the estimated risk (scalar, or one per output row when ``rowwise``), with a
+    delta-method standard error.
+    """
+
+    alpha: np.ndarray
+    risk: np.ndarray
+    risk_stderr: np.ndarray
+    optimal_alpha: Any
+    optimal_alpha_stderr: Any
+    trials: int
+    rowwise: bool
+    params: dict
+
+    def to_csv(self, path):
+        """One row per alpha point (``alpha`` or ``alpha_0 .. alpha_{d-1}``, ``risk``,
+        ``risk_stderr``) plus a JSON sidecar with ``params`` and ``optimal_alpha``."""
+        if self.rowwise:
+            cols = {f"alpha_{j}": self.alpha[:, j] for j in range(self.alpha.shape[1])}
+        else:
+            cols = {"alpha": self.alpha}
+        cols.update(risk=self.risk, risk_stderr=self.risk_stderr)
+        side = {"params": self.params, "trials": self.trials, "rowwise": self.rowwise,
+                "optimal_alpha": self.optimal_alpha,
+                "optimal_alpha_stderr": self.optimal_alpha_stderr}
+        return self._write_csv(path, cols, side)
+
+
+# ----------------------------------------------------------------------------------------
+# Argument handling
+
+
+def resolve_dtype(dtype):
+    """``None`` -> float64 if JAX's x64 mode is on, else float32; float64 without x64 warns."""
+    import jax
+    import jax.numpy as jnp
+
+    x64 = bool(jax.config.read("jax_enable_x64"))
+    if dtype is None:
+        return jnp.float64 if x64 else jnp.float32
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from exc
+    if dt == np.float64:
+        if not x64:
+            warnings.warn(
+                "dtype=float64 needs JAX's x64 mode (jax.config.update('jax_enable_x64', "
+                "True) before any JAX computation); simulating in float32 instead.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return jnp.float32
+        return jnp.float64
+    if dt == np.float32:
+        return jnp.float32
+    raise ValueError(f"dtype must be float32 or float64, got {dt}")
+
+
+def base_key(seed):
+    """A new-style JAX key from an int seed, a typed key, or a legacy uint32 key array."""
+    import jax
+    import jax.numpy as jnp
+
+    if isinstance(seed, (bool, np.bool_)):
+        raise TypeError("seed must be an int or a jax.random key, got a bool")
+    if isinstance(seed, (int, np.integer)):
+        try:
+            return jax.random.key(int(seed))
+        except OverflowError as exc:
+            raise ValueError(f"seed {seed} is out of range for a JAX key") from exc
+    if isinstance(seed, (jax.Array, np.ndarray)):
+        if jnp.issubdtype(seed.dtype, jax.dtypes.prng_key):
+            if seed.shape != ():
+                raise ValueError(f"seed must be a single key, got a key array of shape {seed.shape}")
+            return seed
+        if seed.dtype == np.uint32:
+            try:
+                return jax.random.wrap_key_data(jnp.asarray(seed))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"legacy uint32 key of shape {seed.shape} not understood: {exc}")
+    raise TypeError(
+        "seed must be an int, a key from jax.random.key(...) or a legacy uint32 key from "
+        f"jax.random.PRNGKey(...), got {type(seed).__name__}"
+    )
+
+
+def _seed_record(seed):
+    import jax
+
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+        return int(seed)
+    key = base_key(seed)
+    return {"key_data": np.asarray(jax.random.key_data(key)).tolist(),
+            "impl": str(jax.random.key_impl(key))}
+
+
+def _check_int(name, x, minimum=1):
+    if isinstance(x, (bool, np.bool_)) or np.ndim(x) != 0:
+        raise TypeError(f"{name} must be an integer, got {x!r}")
+    v.finite(name, x)
+    if float(x) != math.floor(float(x)) or float(x) < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {x!r}")
+    return int(x)
+
+
+def _alpha_1d(alpha):
+    v.finite("alpha", alpha)
+    a = np.asarray(alpha, dtype=np.float64)
+    if a.ndim > 1:
+        raise ValueError(f"alpha must be a number or a 1-D array, got shape {a.shape}")
+    a = np.atleast_1d(a)
+    if a.size == 0:
+        raise ValueError("alpha must not be empty")
+    return a
+
+
+def _scalar(name, x):
+    if np.ndim(x) != 0:
+        raise ValueError(f"{name} must be a single number for the simulation, got shape {np.shape(x)}")
+    return float(x)
+
+
+def _spec(n, p, task_kwargs):
+    """Validate one task keyword set (exactly as the theory does) and build a SimSpec."""
+    n = _check_int("n", n)
+    p = _check_int("p", p)
+    given = {k: val for k, val in task_kwargs.items() if val is not None}
+    task = _task.resolve(n, p, task_kwargs)  # raises TypeError/ValueError like the theory
+    kind = _task._select_set(given)
+    if p < 2:
+        raise ValueError("the simulation needs p >= 2 (mu and mu_perp are orthogonal directions)")
+    gamma = _scalar("gamma", given["gamma"])
+    if kind == "ridge source":
+        N = _check_int("N", given["N"])
+        vals = {k: _scalar(k, given[k]) for k in ("mu", "mu_orth", "beta", "gamma_src")}
+        spec = SimSpec(n=n, p=p, gamma=gamma, source="ridge", N=N, **vals)
+        params = dict(task="ridge source", N=N, gamma=gamma, **vals)
+    else:
+        M, s, r = (_scalar(k, x) for k, x in (("M", task.M), ("s", task.s), ("r", task.r)))
+        spec = SimSpec(n=n, p=p, gamma=gamma, source="fixed", target_norm2=M, alignment=s,
+                       source_norm2=r)
+        params = dict(task=kind, gamma=gamma, target_norm2=M, alignment=s, source_norm2=r)
+    params.update(n=n, p=p)
+    return spec, params
+
+
+def _sampler(method):
+    if method == "direct":
+        from ._direct import trial_stats
+        return trial_stats
+    if method == "reduced":
+        try:
+            from ._reduced import trial_stats
+        except ImportError as exc:  # pragma: no cover - depends on the checkout
+            raise ValueError(f"method='reduced' is not available in this installation: {exc}")
+        return trial_stats
+    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+# ----------------------------------------------------------------------------------------
+# Chunking and sharding
+
+
+def _mesh():
+    import jax
+    from jax.sharding import Mesh
+
+    return Mesh(np.array(jax.devices()), ("trials",))
+
+
+def _device_count():
+    import jax
+
+    return len(jax.devices())
+
+
+def _default_chunk(per_trial_bytes, trials, n_dev):
+    import jax
+
+    budget = 2**31 if jax.default_backend() != "cpu" else 2**28  # bytes per device
+    per_dev = int(max(1, min(1024, budget // max(per_trial_bytes, 1))))
+    return min(per_dev * n_dev, -(-trials // n_dev) * n_dev)
+
+
+def _direct_bytes(spec: SimSpec, itemsize):
+    ms = [spec.n] + ([spec.N] if spec.source == "ridge" else [])
+    return itemsize * max(3 * m * spec.p + 2 * min(m, spec.p) ** 2 for m in ms)
+
+
+def _chunking(chunk_size, trials, per_trial_bytes):
+    n_dev = _device_count()
+    if chunk_size is None:
+        chunk = _default_chunk(per_trial_bytes, trials, n_dev)
+    else:
+        chunk = _check_int("chunk_size", chunk_size)
+        chunk = -(-chunk // n_dev) * n_dev  # a multiple of the device count
+    return chunk, -(-trials // chunk)
+
+
+def _per_trial_sharded(fn, mesh, n_replicated):
+    """``fn(keys, *replicated)`` vmapped over a chunk of trial keys, split over the mesh."""
+    import jax
+    from jax.sharding import PartitionSpec as P
+
+    def local(base, idx, *rep):
+        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(idx)
+        return jax.vmap(lambda k: fn(k, *rep))(keys)
+
+    return jax.shard_map(
+        local, mesh=mesh, in_specs=(P(), P("trials")) + (P(),) * n_replicated,
+        out_specs=P("trials"),
+    )
+
+
+def _run_chunks(program, trials, chunk, n_chunks, key, args, progress, consume, desc):
+    """Run ``program(key, idx, valid, *args)`` over all chunks; ``consume(out, valid)``."""
+
+    mesh = _mesh()
+    with _single_threaded_lapack():
+        _run_chunk_loop(program, trials, chunk, n_chunks, key, args, progress, consume, desc,
+                        mesh)
+
+
+@contextlib.contextmanager
+def _single_threaded_lapack():
+    """On CPU, run with one OpenBLAS thread (through threadpoolctl, when installed).
+
+    JAX's CPU linear algebra (Cholesky, triangular solves) calls the OpenBLAS bundled with
+    SciPy. Our matrices are small and come in batches, and with its default of one thread
+    per core OpenBLAS busy-waits: on a 2-core machine shared with other processes a
+    200 x 200 Cholesky was seen to take 150-220 ms instead of 1-2 ms. The limit is lifted
+    when the simulation returns.
+    """
+    import jax
+
+    if jax.default_backend() != "cpu":
+        yield
+        return
+    try:
+        import scipy.linalg  # noqa: F401  (loads the OpenBLAS that JAX's LAPACK uses)
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is optional
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _run_chunk_loop(program, trials, chunk, n_chunks, key, args, progress, consume, desc, mesh):
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec as P
+    from tqdm.auto import tqdm
+
+    sharded = NamedSharding(mesh, P("trials"))
+    replicated = NamedSharding(mesh, P())
+    key = jax.device_put(key, replicated)
+    args = [jax.device_put(a, replicated) for a in args]
+    pending = None
+    with tqdm(total=trials, desc=desc, unit="trial", disable=not progress) as bar:
+        for c in range(n_chunks):
+            idx = np.arange(c * chunk, (c + 1) * chunk, dtype=np.uint32)
+            valid = idx < trials
+            out = program(key, jax.device_put(idx, sharded), jax.device_put(valid, sharded), *args)
+            if pending is not None:  # overlap: finish chunk c-1 while chunk c runs
+                consume(jax.device_get(pending[0]), pending[1])
+                bar.update(int(pending[1].sum()))
+            pending = (out, valid)
+        consume(jax.device_get(pending[0]), pending[1])
+        bar.update(int(pending[1].sum()))
+
+
+class _Moments:
+    """Running mean and co-moment matrix of small feature vectors (Chan et al. update).
+
+    Features of shape (G, k) per trial; keeps count, mean (G, k), comoment (G, k, k).
+    """
+
+    def __init__(self):
+        self.count = 0
+        self.mean = None
+        self.comoment = None
+
+    def add(self, x):  # x: (b, G, k) float64
+        b = x.shape[0]
+        if b == 0:
+            return
+        mean_b = x.mean(axis=0)
+        dx = x - mean_b
+        com_b = np.einsum("bgi,bgj->gij", dx, dx)
+        if self.count == 0:
+            self.count, self.mean, self.comoment = b, mean_b, com_b
+            return
+        n_a, n = self.count, self.count + b
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * (b / n)
+        self.comoment = self.comoment + com_b + np.einsum("gi,gj->gij", delta, delta) * (n_a * b / n)
+        self.count = n
+
+    def covariance_of_mean(self):
+        """Sample covariance / count: the covariance of the estimated means (nan if count < 2)."""
+        if self.count < 2:
+            return np.full_like(self.comoment, np.nan)
+        return self.comoment / (self.count - 1) / self.count
+
+
+class _Curve:
+    """Running mean and sum of squared deviations of per-trial curves (Chan et al. merge)."""
+
+    def __init__(self):
+        self.count = 0
+        self.mean = None
+        self.m2 = None
+
+    def add(self, count, mean, m2):
+        mean = np.asarray(mean, dtype=np.float64)
+        m2 = np.asarray(m2, dtype=np.float64)
+        if self.count == 0:
+            self.count, self.mean, self.m2 = count, mean, m2
+            return
+        n = self.count + count
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (count / n)
+        self.m2 = self.m2 + m2 + delta * delta * (self.count * count / n)
+        self.count = n
+
+    def stderr(self):
+        if self.count < 2:
+            return np.full_like(self.mean, np.nan)
+        return np.sqrt(self.m2 / (self.count - 1) / self.count)
+
+
+def _masked_mean_m2(x, valid):
+    """Mean and sum of squared deviations over the valid rows of ``x`` (b, K), on the device."""
+    import jax.numpy as jnp
+
+    w = valid.astype(x.dtype)[:, None]
+    cnt = jnp.sum(w)
+    mean = jnp.sum(x * w, axis=0) / cnt
+    dev = (x - mean) * w
+    return mean, jnp.sum(dev * dev, axis=0)
+
+
+# ----------------------------------------------------------------------------------------
+# Classification
+
+
+_FLOAT_FIELDS = ("gamma", "mu", "mu_orth", "beta", "gamma_src", "target_norm2", "alignment",
+                 "source_norm2")
+
+
+def _split_spec(spec: SimSpec, method):
+    """``(static spec, names, values)``: for the direct sampler the float parameters are
+    traced arguments, so one compiled program serves every task of the same shapes; the
+    reduced sampler receives the spec as a static argument, unchanged."""
+    if method != "direct":
+        return spec, (), ()
+    names = tuple(f for f in _FLOAT_FIELDS if getattr(spec, f) is not None)
+    return spec._replace(**{f: None for f in names}), names, tuple(getattr(spec, f) for f in names)
+
+
+def _with_values(static, names, vec):
+    return static._replace(**{f: vec[i] for i, f in enumerate(names)}) if names else static
+
+
+@functools.lru_cache(maxsize=32)
+def _accuracy_program(sampler, static, names, dtype_name, devices):
+    import jax
+    import jax.numpy as jnp
+    from jax.scipy.special import ndtr
+
+    dtype = jnp.dtype(dtype_name)
+    per_trial = _per_trial_sharded(
+        lambda k, vec: sampler(k, _with_values(static, names, vec), dtype), _mesh(), 1)
+
+    def program(key, idx, valid, alpha, vec):
+        stats = per_trial(key, idx, vec)
+        a, b, c, d, e = (stats[:, i : i + 1] for i in range(5))
+        mean = a + alpha * b
+        norm2 = c + alpha * (2.0 * d + alpha * e)
+        acc = ndtr(mean / jnp.sqrt(norm2))
+        return (stats,) + _masked_mean_m2(acc, valid)
+
+    return jax.jit(program)
+
+
+def _score_features(stats):
+    """Per-trial (a, b, q1, q2, q3): score mean = a + alpha b, second moment q1 + alpha q2 + alpha^2 q3."""
+    a, b, c, d, e = stats.T
+    return np.stack([a, b, a * a + c, 2.0 * (a * b + d), b * b + e], axis=1)
+
+
+def optimal_alpha_from_moments(m0, m1, T1, T2, T3):
+    """The stationary point of ``(m0 + alpha m1) / sqrt(E2 - m^2)`` (unique; THEORY §3).
+
+    With ``V = v0 + alpha v1 + alpha^2 v2`` (``v0 = T1 - m0^2``, ``v1 = T2 - 2 m0 m1``,
+    ``v2 = T3 - m1^2``), ``d/d alpha (m / sqrt(V)) = 0`` is linear in alpha:
+    ``alpha* = (2 m1 v0 - m0 v1) / (2 m0 v2 - m1 v1)``.
+    Returns ``(alpha*, gradient with respect to (m0, m1, T1, T2, T3))``.
+    """
+    v0, v1, v2 = T1 - m0 * m0, T2 - 2.0 * m0 * m1, T3 - m1 * m1
+    P = 2.0 * m1 * v0 - m0 * v1
+    Q = 2.0 * m0 * v2 - m1 * v1
+    dP = np.array([-2.0 * m0 * m1 - v1, 2.0 * v0 + 2.0 * m0 * m0, 2.0 * m1, -m0, 0.0])
+    dQ = np.array([2.0 * v2 + 2.0 * m1 * m1, -2.0 * m0 * m1 - v1, 0.0, -m1, 2.0 * m0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return P / Q, (dP * Q - P * dQ) / (Q * Q)
+
+
+def _prepare(alpha, n, p, task_kwargs, trials, seed, method, dtype):
+    alpha = _alpha_1d(alpha)
+    spec, params = _spec(n, p, task_kwargs)
+    trials = _check_int("trials", trials)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    key = base_key(seed)
+    jdtype = resolve_dtype(dtype)
+    check_cpu_scheduler()
+    sampler = _sampler(method)
+    params.update(seed=_seed_record(seed), dtype=np.dtype(jdtype).name)
+    return alpha, spec, params, trials, key, jdtype, sampler
+
+
+def simulate(alpha, n, p, *, N=None, mu=None, mu_orth=None, beta=None, gamma=None,
+             gamma_src=None, target_norm2=None, alignment=None, source_norm2=None,
+             source=None, target_mean=None, trials, seed=0, method="direct", dtype=None,
+             chunk_size=None, progress=False) -> SimulationResult:
+    r"""Monte Carlo of the alpha-rescaled classifier on a grid of ``alpha`` (THEORY §6).
+
+    Every trial draws fresh source and target data, solves once in the smaller dimension
+    and evaluates the exact conditional accuracy
+    ``Phi((w0^T mu_beta + alpha v^T mu_beta) / ||w0 + alpha v||)`` of every ``alpha``.
+
+    ``trials``: number of trials; ``seed``: an int or a JAX key (``jax.random.key`` or a
+    legacy ``jax.random.PRNGKey``) -- trial ``i`` uses ``jax.random.fold_in(key, i)``, so
+    the result does not depend on ``chunk_size`` or on the number of devices (up to float
+    rounding); ``method``: ``"direct"`` (build the data; :mod:`rmt_alpha._direct`) or
+    ``"reduced"`` (exact reduced sampler, :mod:`rmt_alpha._reduced`); ``dtype``: float32 or
+    float64 (default: float64 if JAX's x64 mode is on, else float32; asking for float64
+    without x64 warns and uses float32); ``chunk_size``: trials per compiled chunk (rounded
+    up to a multiple of the device count; default from a memory budget); ``progress``: show
+    a tqdm bar. Trials are split over all devices of ``jax.devices()``.
+
+    With the source-vector keyword set the task is reduced to ``M = ||mu_beta||^2``,
+    ``s = w~^T mu_beta``, ``r = ||w~||^2`` (exact in law by rotational invariance).
+    Returns a :class:`SimulationResult`.
+    """
+    task_kwargs = dict(N=N, mu=mu, mu_orth=mu_orth, beta=beta, gamma=gamma, gamma_src=gamma_src,
+                       target_norm2=target_norm2, alignment=alignment,
+                       source_norm2=source_norm2, source=source, target_mean=target_mean)
+    alpha, spec, params, trials, key, jdtype, sampler = _prepare(
+        alpha, n, p, task_kwargs, trials, seed, method, dtype)
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError("progress must be True or False")
+    itemsize = np.dtype(jdtype).itemsize
+    per_trial_bytes = _direct_bytes(spec, itemsize) if method == "direct" else 64 * spec.p * itemsize
+    chunk, n_chunks = _chunking(chunk_size, trials, per_trial_bytes + 4 * itemsize * alpha.size)
+    static, names, values = _split_spec(spec, method)
+    program = _accuracy_program(sampler, static, names, np.dtype(jdtype).name,
+                                tuple(_mesh().devices.flat))
+
+    curve, moments = _Curve(), _Moments()
+
+    def consume(out, valid):
+        stats, mean, m2 = out
+        curve.add(int(valid.sum()), mean, m2)
+        moments.add(_score_features(np.asarray(stats, dtype=np.float64)[valid])[:, None, :])
+
+    import jax.numpy as jnp
+
+    args = [jnp.asarray(alpha, dtype=jdtype), jnp.asarray(values, dtype=jdtype)]
+    _run_chunks(program, trials, chunk, n_chunks, key, args, progress, consume, "simulate")
+
+    th = moments.mean[0]
+    cov = moments.covariance_of_mean()[0]
+    m0, m1, T1, T2, T3 = th
+    mean = m0 + alpha * m1
+    g1 = np.stack([np.ones_like(alpha), alpha], axis=1)
+    mean_se = np.sqrt(np.einsum("ai,ij,aj->a", g1, cov[:2, :2], g1))
+    e2 = T1 + alpha * (T2 + alpha * T3)
+    g2 = np.stack([np.ones_like(alpha), alpha, alpha * alpha], axis=1)
+    e2_se = np.sqrt(np.einsum("ai,ij,aj->a", g2, cov[2:, 2:], g2))
+    a_star, grad = optimal_alpha_from_moments(m0, m1, T1, T2, T3)
+    a_star_se = float(np.sqrt(grad @ cov @ grad)) if np.all(np.isfinite(grad)) else math.nan
+    names = ("m0", "m1", "T1", "T2", "T3")
+    ses = np.sqrt(np.diag(cov))
+    moment_dict = {k: float(x) for k, x in zip(names, th)}
+    moment_dict.update({k + "_stderr": float(s) for k, s in zip(names, ses)})
+    return SimulationResult(
+        alpha=alpha,
+        accuracy=np.asarray(curve.mean, dtype=np.float64),
+        accuracy_stderr=np.asarray(curve.stderr(), dtype=np.float64),
+        score_mean=mean,
+        score_mean_stderr=mean_se,
+        score_second_moment=e2,
+        score_second_moment_stderr=e2_se,
+        optimal_alpha=float(a_star),
+        optimal_alpha_stderr=a_star_se,
+        moments=moment_dict,
+        trials=trials,
+        method=method,
+        params=params,
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _scores_program(sampler, static, names, dtype_name, test_points, devices):
+    import jax
+    import jax.numpy as jnp
+
+    from ._direct import normal
+
+    dtype = jnp.dtype(dtype_name)
+
+    def one(k, vec):
+        xi = normal(jax.random.fold_in(k, _TEST_POINT_TAG), (2, 2, test_points), dtype)
+        return sampler(k, _with_values(static, names, vec), dtype), xi
+
+    per_trial = _per_trial_sharded(one, _mesh(), 1)
+
+    def program(key, idx, valid, alpha, vec):
+        stats, xi = per_trial(key, idx, vec)
+        a, b, c, d, e = (stats[:, i, None, None, None] for i in range(5))  # (b, 1, 1, 1)
+        # (w0^T z, v^T z) ~ N(0, [[c, d], [d, e]]) jointly, for a test point's noise z
+        s0 = jnp.sqrt(c)
+        u = xi[:, :, None, 0, :]  # (b, class, 1, tp)
+        w = xi[:, :, None, 1, :]
+        al = alpha[None, None, :, None]
+        noise = s0 * u + al * ((d / s0) * u + jnp.sqrt(jnp.maximum(e - d * d / c, 0.0)) * w)
+        mean = a + al * b  # (b, 1, A, 1)
+        sign = jnp.array([1.0, -1.0], dtype=dtype)[None, :, None, None]
+        return sign * mean + noise  # (b, class, A, tp)
+
+    return jax.jit(program)
+
+
+def simulate_scores(alpha, n, p, *, N=None, mu=None, mu_orth=None, beta=None, gamma=None,
+                    gamma_src=None, target_norm2=None, alignment=None, source_norm2=None,
+                    source=None, target_mean=None, trials, test_points, seed=0,
+                    method="direct", dtype=None) -> ScoreSamples:
+    r"""Samples of the score ``w_alpha^T x`` of fresh target test points of each class.
+
+    Each trial trains ``w_alpha = w0 + alpha v`` on fresh data (same draws as
+    :func:`simulate` with the same seed) and scores ``test_points`` points of class +1 and
+    as many of class -1. Exactly in law, ``w^T x = y w^T mu_beta + w^T z`` with
+    ``(w0^T z, v^T z)`` a centred Gaussian pair of covariance ``[[||w0||^2, w0.v],
+    [w0.v, ||v||^2]]``, so the points are not built in dimension ``p``. For THEORY §8 item 6:
+    the histogram of each class against ``N(+-m, E2 - m^2)``. Returns :class:`ScoreSamples`.
+    """
+    task_kwargs = dict(N=N, mu=mu, mu_orth=mu_orth, beta=beta, gamma=gamma, gamma_src=gamma_src,
+                       target_norm2=target_norm2, alignment=alignment,
+                       source_norm2=source_norm2, source=source, target_mean=target_mean)
+    alpha, spec, params, trials, key, jdtype, sampler = _prepare(
+        alpha, n, p, task_kwargs, trials, seed, method, dtype)
+    test_points = _check_int("test_points", test_points)
+    itemsize = np.dtype(jdtype).itemsize
+    per_trial = (_direct_bytes(spec, itemsize) if method == "direct" else 64 * spec.p * itemsize)
+    per_trial += 4 * itemsize * alpha.size * test_points
+    chunk, n_chunks = _chunking(None, trials, per_trial)
+    static, names, values = _split_spec(spec, method)
+    program = _scores_program(sampler, static, names, np.dtype(jdtype).name, test_points,
+                              tuple(_mesh().devices.flat))
+    parts = []
+
+    def consume(out, valid):
+        parts.append(np.asarray(out, dtype=np.float64)[valid])
+
+    import jax.numpy as jnp
+
+    args = [jnp.asarray(alpha, dtype=jdtype), jnp.asarray(values, dtype=jdtype)]
+    _run_chunks(program, trials, chunk, n_chunks, key, args, False, consume, "simulate_scores")
+    s = np.concatenate(parts, axis=0)  # (trials, class, A, tp)
+    s = np.moveaxis(s, 0, 2).reshape(2, alpha.size, trials * test_points)
+    params.update(test_points=test_points)
+    return ScoreSamples(alpha=alpha, positive=np.ascontiguousarray(s[0]),
+                        negative=np.ascontiguousarray(s[1]), trials=trials,
+                        test_points=test_points, method=method, params=params)
+
+
+# ----------------------------------------------------------------------------------------
+# Regression
+
+
+@functools.lru_cache(maxsize=32)
+def _regression_program(n, dtype_name, devices):
+    import jax
+    import jax.numpy as jnp
+
+    from ._direct import regression_trial_stats
+
+    def one(k, Ws, Wt, sg):
+        return regression_trial_stats(k, Ws, Wt, sg[0], sg[1], n)
+
+    per_trial = _per_trial_sharded(one, _mesh(), 3)
+
+    def program(key, idx, valid, alpha, Ws, Wt, sg):  # alpha: (K, d); sg = (sigma, gamma)
+        R = per_trial(key, idx, Ws, Wt, sg)  # (b, d, 3)
+        sigma = sg[0]
+        d = R.shape[1]
+        risk = (jnp.sum(R[:, :, 0], axis=1)[:, None] + 2.0 * R[:, :, 1] @ alpha.T
+                + R[:, :, 2] @ (alpha * alpha).T + (sigma * sigma * d))
+        return (R,) + _masked_mean_m2(risk, valid)
+
+    return jax.jit(program)
+
+
+def simulate_regression(alpha, n, p, *, W_source, W_target, sigma, gamma, trials, seed=0,
+                        rowwise=False, dtype=None, chunk_size=None,
+                        progress=False) -> RegressionResult:
+    r"""Monte Carlo of the test risk of alpha-rescaled multi-output ridge transfer (THEORY §5).
+
+    Targets ``y = W_t x + sigma eps`` (``x ~ N(0, I_p)``, ``eps ~ N(0, I_d)``), ``n`` fresh
+    training points per trial, ``W_alpha = Y X^T Q / n + alpha gamma W_s Q``; the test risk
+    of each trial is exact: ``E ||W_alpha x - y||^2 = ||W_alpha - W_t||_F^2 + sigma^2 d``.
+    ``W_source``, ``W_target``: ``(d, p)`` arrays. ``rowwise=True``: ``alpha`` has shape
+    ``(d,)`` or ``(K, d)``, one ``alpha_j`` per output row. ``seed``, ``dtype``,
+    ``chunk_size``, ``progress``: as in :func:`simulate`. Returns :class:`RegressionResult`.
+    """
+    import jax.numpy as jnp
+
+    from ._regression import _check_pair
+
+    n = _check_int("n", n)
+    p = _check_int("p", p)
+    trials = _check_int("trials", trials)
+    v.nonnegative("sigma", sigma)
+    v.positive("gamma", gamma)
+    sigma, gamma = _scalar("sigma", sigma), _scalar("gamma", gamma)
+    _check_pair(W_source, W_target)
+    Ws = np.asarray(W_source, dtype=np.float64)
+    Wt = np.asarray(W_target, dtype=np.float64)
+    if Ws.shape[1] != p:
+        raise ValueError(f"W_source has {Ws.shape[1]} columns but p = {p}")
+    d = Ws.shape[0]
+    if not isinstance(rowwise, (bool, np.bool_)):
+        raise TypeError("rowwise must be True or False")
+    v.finite("alpha", alpha)
+    a = np.asarray(alpha, dtype=np.float64)
+    if rowwise:
+        if a.ndim not in (1, 2) or a.shape[-1] != d:
+            raise ValueError(f"with rowwise=True, alpha must have shape (d,) or (K, d) with d = {d}")
+        a = np.atleast_2d(a)
+        alpha_mat = a
+    else:
+        a = _alpha_1d(a)
+        alpha_mat = np.repeat(a[:, None], d, axis=1)
+    key = base_key(seed)
+    jdtype = resolve_dtype(dtype)
+    check_cpu_scheduler()
+    itemsize = np.dtype(jdtype).itemsize
+    per_trial = itemsize * (3 * n * p + 2 * min(n, p) ** 2 + 4 * d * p + 2 * n * d)
+    chunk, n_chunks = _chunking(chunk_size, trials, per_trial)
+    program = _regression_program(n, np.dtype(jdtype).name, tuple(_mesh().devices.flat))
+    curve, moments = _Curve(), _Moments()
+
+    def consume(out, valid):
+        R, mean, m2 = out
+        curve.add(int(valid.sum()), mean, m2)
+        R = np.asarray(R, dtype=np.float64)[valid][:, :, 1:]  # (b, d, 2): R1_j, R2_j
+        moments.add(np.concatenate([R, R.sum(axis=1, keepdims=True)], axis=1))
+
+    args = [jnp.asarray(alpha_mat, dtype=jdtype), jnp.asarray(Ws, dtype=jdtype),
+            jnp.asarray(Wt, dtype=jdtype), jnp.asarray([sigma, gamma], dtype=jdtype)]
+    _run_chunks(program, trials, chunk, n_chunks, key, args, progress, consume,
+                "simulate_regression")
+
+    # risk(alpha_j) is minimised at alpha_j* = -E[R1_j] / E[R2_j]; delta method for its error
+    r1, r2 = moments.mean[:, 0], moments.mean[:, 1]
+    cov = moments.covariance_of_mean()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a_star = np.where(r2 > 0, -r1 / r2, 0.0)
+        g = np.stack([-1.0 / r2, r1 / (r2 * r2)], axis=1)
+        se = np.sqrt(np.einsum("gi,gij,gj->g", g, cov, g))
+    if rowwise:
+        opt, opt_se = a_star[:d], se[:d]
+    else:
+        opt, opt_se = float(a_star[d]), float(se[d])
+    params = dict(n=n, p=p, d=d, sigma=sigma, gamma=gamma, W_source=Ws, W_target=Wt,
+                  seed=_seed_record(seed), dtype=np.dtype(jdtype).name)
+    return RegressionResult(alpha=a, risk=np.asarray(curve.mean), risk_stderr=curve.stderr(),
+                            optimal_alpha=opt, optimal_alpha_stderr=opt_se, trials=trials,
+                            rowwise=bool(rowwise), params=params)
