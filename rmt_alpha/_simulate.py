@@ -366,9 +366,11 @@ def _per_trial_sharded(fn, mesh, n_replicated):
         keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(idx)
         return jax.vmap(lambda k: fn(k, *rep))(keys)
 
+    # check_vma=False: every device computes its own trials with no collectives, and a
+    # sampler's lax.scan may start from an unsharded constant carry (rejected by the check).
     return jax.shard_map(
         local, mesh=mesh, in_specs=(P(), P("trials")) + (P(),) * n_replicated,
-        out_specs=P("trials"),
+        out_specs=P("trials"), check_vma=False,
     )
 
 
