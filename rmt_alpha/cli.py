@@ -272,13 +272,14 @@ def _cmd_reproduce(parser, args):
 
     _enable_x64()
     t0 = time.perf_counter()
-    command = "rmt-alpha reproduce" + (" --quick" if args.quick else "") + (
+    mode = "tiny" if args.tiny else "quick" if args.quick else "full"
+    command = "rmt-alpha reproduce" + ("" if mode == "full" else f" --{mode}") + (
         f" --trials {args.trials}" if args.trials else "") + (
         f" --figures {','.join(map(str, args.figures))}" if args.figures else "")
     print(f"writing the figures of THEORY §8 to {args.out}/"
-          + (" (quick run)" if args.quick else ""), file=sys.stderr)
+          + ("" if mode == "full" else f" ({mode} run)"), file=sys.stderr)
     results = experiments.reproduce(
-        args.out, quick=args.quick, trials=args.trials, figures=args.figures,
+        args.out, mode=mode, trials=args.trials, figures=args.figures,
         pdf=not args.no_pdf, progress=args.progress, command=command,
         log=lambda s: print(s, file=sys.stderr),
     )
@@ -330,6 +331,7 @@ def build_parser() -> _Parser:
     r.add_argument("--out", default="figures", metavar="DIR", help="output folder (default: figures)")
     r.add_argument("--quick", action="store_true",
                    help="fewer trials and simulated points: every figure, in a fraction of the time")
+    r.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # smoke test
     r.add_argument("--trials", type=_positive_int, metavar="K",
                    help="Monte Carlo trials per simulated point for every figure (default: 2000 "
                         "(4000 for figure 8), 200 with --quick)")

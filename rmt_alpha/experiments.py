@@ -293,6 +293,7 @@ def figure1(
     theory_points=401,
     sim_points=41,
     simulate=True,
+    sim_betas=None,
     trials=2000,
     seed=1,
     method="reduced",
@@ -303,7 +304,7 @@ def figure1(
     Theory line per beta with alpha* (maximum), the chance-level alpha (accuracy 1/2),
     alpha = 0 (no source) and alpha = 1 (plain fine-tuning); Monte Carlo accuracy
     (mean over ``trials`` ± standard error) at ``sim_points`` alphas, and the simulation's
-    own alpha* estimate.
+    own alpha* estimate. ``sim_betas``: the betas that get a simulation (default: all).
     """
     t0 = time.perf_counter()
     task0 = dict(N=N, mu=mu, mu_orth=mu_orth, gamma=gamma, gamma_src=gamma_src)
@@ -329,7 +330,7 @@ def figure1(
             "accuracy_at_0": _f(_theory.test_accuracy(0.0, n, p, **task)),
             "source_accuracy": _f(_theory.source_accuracy(p, N=N, mu=mu, beta=beta, gamma_src=gamma_src)),
         }
-        if simulate:
+        if simulate and (sim_betas is None or any(_same(beta, b) for b in sim_betas)):
             res = ra.simulate(
                 sim_alpha, n, p, **task, trials=trials, seed=seed + i, method=method
             )
@@ -350,10 +351,11 @@ def figure1(
         "task": dict(task0, n=n, p=p),
         "betas": list(betas),
         "alpha_grid": {"theory": [*alpha_range, theory_points], "simulation": [*alpha_range, sim_points]},
-        "simulation": {"trials": trials, "seed": seed, "method": method} if simulate else None,
+        "simulation": {"trials": trials, "seed": seed, "method": method,
+                       "betas": list(betas if sim_betas is None else sim_betas)} if simulate else None,
         "versions": _versions(),
     }
-    if simulate:
+    if sim_rows:
         fd.checks.append(_check("accuracy", sim_rows, trials=trials, p=p))
         fd.checks.append(_alpha_star_check(fd.summary, trials=trials, p=p))
     fd.seconds = time.perf_counter() - t0
@@ -706,11 +708,11 @@ def figure7(
     alphas=(0.5, 1.0, 0.0),
     gamma_range=(1e-6, 1e3),
     theory_points=301,
-    sim_points=19,
+    sim_points=10,
     simulate=True,
     trials=2000,
     seed=701,
-    method="direct",
+    method="reduced",
     progress=False,
 ) -> FigureData:
     """Figure 7 (THEORY §8.7): test accuracy vs the target ridge gamma at alpha = 0.5 (the
@@ -861,23 +863,37 @@ FIGURES: dict[int, Callable[..., FigureData]] = {
 SIMULATED = (1, 4, 6, 7, 8)
 
 
-def run_settings(*, quick=False, trials=None) -> dict:
-    """Keyword arguments of each figure function for a full or ``quick`` reproduce run.
+MODES = ("full", "quick", "tiny")
+
+
+def run_settings(mode="full", *, trials=None) -> dict:
+    """Keyword arguments of each figure function for a ``reproduce`` run.
+
+    * ``full``: the committed figures (2000 trials per point, 4000 for figure 8);
+    * ``quick``: every figure, fewer trials and simulated points;
+    * ``tiny``: a smoke test -- one simulated setting per figure, 10 trials.
 
     ``trials`` overrides the Monte Carlo trial count of every simulated figure (the score
     histograms of figure 6 then use ``max(10, trials // 10)`` trials of 50 test points).
     """
-    if quick:
-        base = {1: dict(trials=200, sim_points=21), 4: dict(trials=200, sim_betas=(0.5, 1.0)),
-                6: dict(trials=200, hist_trials=40, test_points=50),
-                7: dict(trials=200, sim_points=7), 8: dict(trials=200, sim_points=17)}
-    else:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "full":
         base = {1: dict(trials=2000), 4: dict(trials=2000), 6: dict(trials=2000, hist_trials=200),
                 7: dict(trials=2000), 8: dict(trials=4000)}
-    out = {k: {} for k in FIGURES}
-    for k, kw in base.items():
-        out[k] = dict(kw)
-        if trials is not None:
+    elif mode == "quick":
+        base = {1: dict(trials=200, sim_points=21), 4: dict(trials=200, sim_betas=(0.5, 1.0)),
+                6: dict(trials=200, hist_trials=40, test_points=50),
+                7: dict(trials=200, sim_points=4), 8: dict(trials=200, sim_points=17)}
+    else:
+        base = {1: dict(trials=10, sim_points=11, sim_betas=(0.5,)),
+                4: dict(trials=10, sim_betas=(1.0,)),
+                6: dict(trials=10, hist_trials=10, test_points=20, betas=(0.8,)),
+                7: dict(trials=10, sim_points=1), 8: dict(trials=10, sim_points=9)}
+        base[5] = dict(gamma_points=15, gamma_src_points=9)
+    out = {k: dict(base.get(k, {})) for k in FIGURES}
+    if trials is not None:
+        for k in SIMULATED:
             out[k]["trials"] = trials
             if k == 6:
                 out[k]["hist_trials"] = max(10, trials // 10)
@@ -994,7 +1010,7 @@ def validation_markdown(figures, *, command=None, seconds=None) -> str:
     return "\n".join(lines)
 
 
-def reproduce(out="figures", *, quick=False, trials=None, figures=None, pdf=True, progress=True,
+def reproduce(out="figures", *, mode="full", trials=None, figures=None, pdf=True, progress=True,
               command=None, log=print) -> list:
     """Compute, save (CSV + JSON), draw (PNG + PDF) every figure and write ``VALIDATION.md``.
 
@@ -1003,7 +1019,7 @@ def reproduce(out="figures", *, quick=False, trials=None, figures=None, pdf=True
     from . import plots
 
     numbers = sorted(figures) if figures else sorted(FIGURES)
-    settings = run_settings(quick=quick, trials=trials)
+    settings = run_settings(mode, trials=trials)
     os.makedirs(out, exist_ok=True)
     t0 = time.perf_counter()
     results = []
@@ -1012,7 +1028,7 @@ def reproduce(out="figures", *, quick=False, trials=None, figures=None, pdf=True
         if num in SIMULATED:
             kw["progress"] = progress
         data = FIGURES[num](**kw)
-        data.params["run"] = {"quick": quick, "trials_override": trials}
+        data.params["run"] = {"mode": mode, "trials_override": trials}
         base = os.path.join(out, data.name)
         data.to_csv(base + ".csv")
         data.to_json(base + ".json")
