@@ -309,7 +309,7 @@ def _render1(d, fig):
                           label=rf"$\beta={b:g}$", color=_COLORS[i], ax=ax)
     if d.checks:
         _sim_legend_entry(ax)
-    ax.legend(loc="lower right", frameon=False, ncol=2)
+    ax.legend(loc="upper left", frameon=False)
     ax.set_title(d.title + "\n" + _params_line(task, ("N", "n", "p", "mu", "mu_orth", "gamma_src", "gamma")))
 
 
@@ -395,12 +395,13 @@ def _render6(d, fig):
             score_histogram(mean=m, second_moment=e2, edges=edges, ax=ax,
                             positive_density=None if np.all(np.isnan(pd_)) else pd_,
                             negative_density=None if np.all(np.isnan(nd_)) else nd_,
-                            title=rf"$\beta={b:g},\ \alpha={a:g}$",
-                            legend=(i == 0 and j == 0))
+                            title=rf"$\beta={b:g},\ \alpha={a:g}$", legend=False)
             if j:
                 ax.set_ylabel("")
             if i < len(betas) - 1:
                 ax.set_xlabel("")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
     h = d.params.get("histograms")
     extra = (f"   ({h['trials']} trials $\\times$ {h['test_points']} test points per class)"
              if h else "")
