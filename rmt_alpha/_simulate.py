@@ -337,7 +337,12 @@ def _device_count():
 def _default_chunk(per_trial_bytes, trials, n_dev):
     import jax
 
-    budget = 2**31 if jax.default_backend() != "cpu" else 2**28  # bytes per device
+    budget = 2**28  # bytes per device on a CPU
+    if jax.default_backend() != "cpu":  # an accelerator: an eighth of its memory
+        try:
+            budget = int(jax.devices()[0].memory_stats()["bytes_limit"]) // 8
+        except Exception:  # noqa: BLE001 - memory_stats is optional for a backend
+            budget = 2**31
     per_dev = int(max(1, min(1024, budget // max(per_trial_bytes, 1))))
     return min(per_dev * n_dev, -(-trials // n_dev) * n_dev)
 
