@@ -174,9 +174,10 @@ def plot(csv_path):
             p = np.array([float(r["p"]) for r in sel])
             g = np.array([float(r[key]) for r in sel])
             se = np.array([float(r[se_key]) for r in sel])
-            trials = ", ".join(sorted({r["trials"] for r in sel}, key=int))
+            t = sorted({int(r["trials"]) for r in sel})
+            trials = f"{t[0]:,}" if len(t) == 1 else f"{t[-1]:,} to {t[0]:,}"
             line = ax.errorbar(p, g, yerr=se, marker=markers.get(m, "^"), ls="-", capsize=3,
-                               label=f"{m} (trials {trials})" if len(trials) < 30 else m)
+                               label=f"{m} ({trials} trials)")
             ax.plot(p, 2 * se, ls=":", lw=1, color=line[0].get_color(),
                     label=f"{m}: 2 standard errors")
         sel = [r for r in rows if r["method"] == methods[0]]
