@@ -8,10 +8,11 @@ is solved in the smaller dimension (push-through / Woodbury): with ``m`` points 
 dimension ``p`` (rows of ``X``),
 
 * ``m >= p``: ``(X^T X / m + g I)^{-1} b = m (X^T X + m g I)^{-1} b``, a ``p x p`` Cholesky;
-* ``m < p``: ``(X^T X / m + g I)^{-1} X^T c = X^T (X X^T + m g I)^{-1} c`` and
+* ``m < p``: ``(X^T X / m + g I)^{-1} X^T c / m = X^T (X X^T + m g I)^{-1} c`` and
   ``g (X^T X / m + g I)^{-1} b = b - X^T (X X^T + m g I)^{-1} X b``, an ``m x m`` Cholesky.
 
-One factorisation per trial gives ``w0 = Q X y / n`` and ``v = gamma Q w~``, hence the whole
+One factorisation of the target system per trial gives ``w0 = Q X y / n`` and
+``v = gamma Q w~`` (two right-hand sides), hence the whole
 alpha curve ``w_alpha = w0 + alpha v`` (THEORY §6). Cost per trial, ``N`` source and ``n``
 target points: about ``2 N p min(N, p) + min(N, p)^3 / 3`` for the source and the same with
 ``n`` for the target (see :func:`flops_per_trial`).
