@@ -204,3 +204,26 @@ def test_reproduce_quick_tiny(tmp_path):
         assert f"| {k} |" in report
     assert "theory only" in report
     assert "max |z|" in stdout
+
+
+def test_finite_size_check_plumbing():
+    """The finite-size re-run of a worst point and its VALIDATION.md section (smallest size;
+    reuses the programs compiled by the tiny reproduce run)."""
+    import jax
+
+    from rmt_alpha import experiments
+
+    jax.config.update("jax_enable_x64", True)
+    d = experiments.figure7(trials=10, sim_points=1)
+    c = d.checks[0]
+    rows = experiments.finite_size_check(d, c, scales=(1,), trials=10)
+    (r,) = rows
+    w = c["worst_point"]
+    assert (r["p"], r["n"], r["N"]) == (100, 200, 1000)
+    assert r["theory"] == pytest.approx(
+        ra.test_accuracy(w["alpha"], 200, 100, N=1000, mu=1.0, mu_orth=1.5, beta=0.3,
+                         gamma=w["gamma"], gamma_src=1.0), rel=1e-12)
+    assert r["gap_times_p"] == pytest.approx(r["gap"] * 100)
+    c["finite_size"] = rows
+    report = experiments.validation_markdown([d])
+    assert "Finite-size check" in report and "| 100 | 200 | 1000 | 10 |" in report
