@@ -515,12 +515,9 @@ _FLOAT_FIELDS = ("gamma", "mu", "mu_orth", "beta", "gamma_src", "target_norm2", 
                  "source_norm2")
 
 
-def _split_spec(spec: SimSpec, method):
-    """``(static spec, names, values)``: for the direct sampler the float parameters are
-    traced arguments, so one compiled program serves every task of the same shapes; the
-    reduced sampler receives the spec as a static argument, unchanged."""
-    if method != "direct":
-        return spec, (), ()
+def _split_spec(spec: SimSpec):
+    """``(static spec, names, values)``: the float parameters are traced arguments, so one
+    compiled program serves every task of the same shapes (n, p, N, source kind)."""
     names = tuple(f for f in _FLOAT_FIELDS if getattr(spec, f) is not None)
     return spec._replace(**{f: None for f in names}), names, tuple(getattr(spec, f) for f in names)
 
@@ -621,7 +618,7 @@ def simulate(alpha, n, p, *, N=None, mu=None, mu_orth=None, beta=None, gamma=Non
     itemsize = np.dtype(jdtype).itemsize
     per_trial_bytes = _direct_bytes(spec, itemsize) if method == "direct" else 64 * spec.p * itemsize
     chunk, n_chunks = _chunking(chunk_size, trials, per_trial_bytes + 4 * itemsize * alpha.size)
-    static, names, values = _split_spec(spec, method)
+    static, names, values = _split_spec(spec)
     program = _accuracy_program(sampler, static, names, np.dtype(jdtype).name,
                                 tuple(_mesh().devices.flat))
 
@@ -723,7 +720,7 @@ def simulate_scores(alpha, n, p, *, N=None, mu=None, mu_orth=None, beta=None, ga
     per_trial = (_direct_bytes(spec, itemsize) if method == "direct" else 64 * spec.p * itemsize)
     per_trial += 4 * itemsize * alpha.size * test_points
     chunk, n_chunks = _chunking(None, trials, per_trial)
-    static, names, values = _split_spec(spec, method)
+    static, names, values = _split_spec(spec)
     program = _scores_program(sampler, static, names, np.dtype(jdtype).name, test_points,
                               tuple(_mesh().devices.flat))
     parts = []
