@@ -421,3 +421,21 @@ def test_simulate_checks_the_xla_guard(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "")
     with pytest.warns(RuntimeWarning, match="deadlock"):
         _small(trials=3)
+
+
+@pytest.mark.parametrize("name", ["ridge, eta>1, beta<0, large gamma", "fixed source, s<0, gamma=10"])
+def test_reduced_method_agrees_with_direct_and_theory(name):
+    """``simulate(method="reduced")`` (the exact O(p) sampler) against ``method="direct"``
+    (two independent Monte Carlos: two-sample z) and against the theory (same allowance)."""
+    n, p, task, trials = POINTS[name]
+    alpha = _grid(n, p, task)
+    red = ra.simulate(alpha, n, p, **task, trials=4 * trials, seed=5, method="reduced")
+    dir_ = ra.simulate(alpha, n, p, **task, trials=trials, seed=6, method="direct")
+    for field in ("accuracy", "score_mean", "score_second_moment", "optimal_alpha"):
+        a, b = getattr(red, field), getattr(dir_, field)
+        se = np.hypot(getattr(red, field + "_stderr"), getattr(dir_, field + "_stderr"))
+        z = (a - b) / se
+        assert np.all(np.abs(z) < 4.0), (field, z)
+    acc = ra.test_accuracy(alpha, n, p, **task)
+    assert np.all(np.abs(red.accuracy - acc) < 4 * red.accuracy_stderr + C_ACC / p)
+    assert red.method == "reduced"
