@@ -33,6 +33,7 @@ import numpy as np
 
 from . import _task
 from . import _validate as v
+from ._blas import one_blas_thread
 from ._simspec import STAT_NAMES, SimSpec
 from ._xla import check_cpu_scheduler
 
@@ -388,29 +389,13 @@ def _run_chunks(program, trials, chunk, n_chunks, key, args, progress, consume, 
                         mesh)
 
 
-@contextlib.contextmanager
 def _single_threaded_lapack():
-    """On CPU, run with one OpenBLAS thread (through threadpoolctl, when installed).
-
-    JAX's CPU linear algebra (Cholesky, triangular solves) calls the OpenBLAS bundled with
-    SciPy. Our matrices are small and come in batches, and with its default of one thread
-    per core OpenBLAS busy-waits: on a 2-core machine shared with other processes a
-    200 x 200 Cholesky was seen to take 150-220 ms instead of 1-2 ms. The limit is lifted
-    when the simulation returns.
-    """
+    """On CPU, run with one OpenBLAS thread (see :mod:`rmt_alpha._blas`)."""
     import jax
 
     if jax.default_backend() != "cpu":
-        yield
-        return
-    try:
-        import scipy.linalg  # noqa: F401  (loads the OpenBLAS that JAX's LAPACK uses)
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is optional
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+        return contextlib.nullcontext()
+    return one_blas_thread()
 
 
 def _run_chunk_loop(program, trials, chunk, n_chunks, key, args, progress, consume, desc, mesh):

@@ -27,13 +27,13 @@ scikit-learn is imported only by :func:`load_digits_data` (``pip install rmt_alp
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import warnings
 
 import numpy as np
 
+from ._blas import one_blas_thread
 from ._data import _estimate, _fit_target, prepare_source, source_weight
 
 #: ``(source pair, target pair)``; the first digit of a pair is class +1.
@@ -251,18 +251,6 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
     return dict(row=row, curves=curves)
 
 
-@contextlib.contextmanager
-def _single_thread_blas():
-    """Small matrices: one BLAS thread is faster, and much faster on a loaded machine."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        yield
-        return
-    with threadpool_limits(1):
-        yield
-
-
 def run_experiment(pairs=DEFAULT_PAIRS, ns=(20, 50), *, trials=200, alphas=DEFAULT_ALPHAS,
                    gamma=1.0, gamma_src=1.0,
                    variants=("standardized", "whitened", "whitened+matched"),
@@ -272,7 +260,7 @@ def run_experiment(pairs=DEFAULT_PAIRS, ns=(20, 50), *, trials=200, alphas=DEFAU
     draws)."""
     data = load_digits_data()
     out = []
-    with _single_thread_blas():
+    with one_blas_thread():
         for k, (s, t) in enumerate(pairs):
             for n in ns:
                 for var in variants:
