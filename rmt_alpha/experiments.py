@@ -601,7 +601,7 @@ def figure6(
     betas=(0.3, 0.8),
     alphas=(0.1, 1.0, 10.0),
     simulate=True,
-    hist_trials=200,
+    hist_trials=1000,
     test_points=50,
     bins=50,
     trials=2000,
@@ -933,16 +933,16 @@ def run_settings(mode="full", *, trials=None) -> dict:
     * ``tiny``: a smoke test -- one simulated setting per figure, 10 trials.
 
     ``trials`` overrides the Monte Carlo trial count of every simulated figure (the score
-    histograms of figure 6 then use ``max(10, trials // 10)`` trials of 50 test points).
+    histograms of figure 6 then use ``max(10, trials // 2)`` trials of 50 test points).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if mode == "full":
-        base = {1: dict(trials=2000), 4: dict(trials=2000), 6: dict(trials=2000, hist_trials=200),
+        base = {1: dict(trials=2000), 4: dict(trials=2000), 6: dict(trials=2000, hist_trials=1000),
                 7: dict(trials=2000), 8: dict(trials=4000)}
     elif mode == "quick":
         base = {1: dict(trials=200, sim_points=21), 4: dict(trials=200, sim_betas=(0.5, 1.0)),
-                6: dict(trials=200, hist_trials=40, test_points=50),
+                6: dict(trials=200, hist_trials=100, test_points=50),
                 7: dict(trials=200, sim_points=4), 8: dict(trials=200, sim_points=17)}
     else:
         base = {1: dict(trials=10, sim_points=11, sim_betas=(0.5,)),
@@ -955,7 +955,7 @@ def run_settings(mode="full", *, trials=None) -> dict:
         for k in SIMULATED:
             out[k]["trials"] = trials
             if k == 6:
-                out[k]["hist_trials"] = max(10, trials // 10)
+                out[k]["hist_trials"] = max(10, trials // 2)
     return out
 
 

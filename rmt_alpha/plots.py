@@ -309,7 +309,10 @@ def _render1(d, fig):
                           label=rf"$\beta={b:g}$", color=_COLORS[i], ax=ax)
     if d.checks:
         _sim_legend_entry(ax)
-    ax.legend(loc="upper left", frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: not labels[i].startswith(r"$\beta"))
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper left",
+              frameon=False)
     ax.set_title(d.title + "\n" + _params_line(task, ("N", "n", "p", "mu", "mu_orth", "gamma_src", "gamma")))
 
 
