@@ -21,6 +21,7 @@ import math
 import os
 import re
 import sys
+import textwrap
 import time
 
 import numpy as np
@@ -121,13 +122,13 @@ def _figure_list(text):
 def _add_task(p):
     g = p.add_argument_group(
         "task",
-        "--n and --p, plus exactly one keyword set: the ridge source (--N --mu --mu-orth "
+        _wrap("--n and --p, plus exactly one keyword set: the ridge source (--N --mu --mu-orth "
         "--beta --gamma --gamma-src, THEORY §4) or a fixed source (--gamma --target-norm2 "
-        "--alignment --source-norm2, THEORY §3)",
+        "--alignment --source-norm2, THEORY §3)"),
     )
-    g.add_argument("--n", type=_positive_int, required=True, help="target sample size")
-    g.add_argument("--p", type=_positive_int, required=True, help="dimension")
-    g.add_argument("--N", type=_positive_int, help="source sample size")
+    g.add_argument("--n", type=_positive_int, required=True, metavar="n", help="target sample size")
+    g.add_argument("--p", type=_positive_int, required=True, metavar="p", help="dimension")
+    g.add_argument("--N", type=_positive_int, metavar="N", help="source sample size")
     g.add_argument("--mu", type=_finite, help="source mean norm ||mu|| >= 0")
     g.add_argument("--mu-orth", dest="mu_orth", type=_finite,
                    help="norm of the target's new direction ||mu_perp|| >= 0")
@@ -206,18 +207,19 @@ def _cmd_optimal_alpha(parser, args):
         print(json.dumps(out, indent=2, allow_nan=False))
         return 0
     desc = ", ".join(f"{k}={v:g}" for k, v in out["task"].items())
-    bar = "undefined (orthogonal source)" if out["chance_alpha"] is None else f"{a_bar:.6g}"
-    lines = [
-        f"task ({kind}): {desc}",
-        f"optimal alpha            alpha*    = {a_star:.6g}",
-        f"chance-level alpha       alpha_bar = {bar}"
-        + ("" if out["chance_alpha"] is None else "   (accuracy 1/2; worse than chance beyond it)"),
-        f"accuracy at alpha*                 = {acc[0]:.6f}",
-        f"accuracy at alpha = 1 (fine-tune)  = {acc[1]:.6f}",
-        f"accuracy at alpha = 0 (no source)  = {acc[2]:.6f}",
+    bar = ("undefined (orthogonal source: the accuracy never reaches 1/2)"
+           if out["chance_alpha"] is None
+           else f"{a_bar:.6g}   (accuracy 1/2; worse than chance beyond it)")
+    rows = [
+        ("optimal alpha           alpha*", f"{a_star:.6g}"),
+        ("chance-level alpha      alpha_bar", bar),
+        ("accuracy at alpha*", f"{acc[0]:.6f}"),
+        ("accuracy at alpha = 1 (fine-tuning)", f"{acc[1]:.6f}"),
+        ("accuracy at alpha = 0 (no source)", f"{acc[2]:.6f}"),
     ]
     if src is not None:
-        lines.append(f"source classifier used as is     = {src:.6f}")
+        rows.append(("source classifier used as is", f"{src:.6f}"))
+    lines = [f"task ({kind}): {desc}"] + [f"{k:<36} = {v}" for k, v in rows]
     print("\n".join(lines))
     return 0
 
@@ -308,12 +310,17 @@ _EPILOG = """examples:
 """
 
 
+def _wrap(text):
+    return textwrap.fill(text, 88)
+
+
 def build_parser() -> _Parser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
         prog="rmt-alpha",
-        description="Random-matrix theory of alpha-rescaled fine-tuning: reproduce the figures, "
-                    "compute the optimal alpha of a task, tabulate accuracy vs alpha.",
+        description=_wrap(
+            "Random-matrix theory of alpha-rescaled fine-tuning: reproduce the figures, "
+            "compute the optimal alpha of a task, tabulate accuracy vs alpha."),
         epilog=_EPILOG, formatter_class=fmt, allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"rmt_alpha {rmt_alpha.__version__}")
@@ -322,10 +329,11 @@ def build_parser() -> _Parser:
 
     r = sub.add_parser(
         "reproduce", help="regenerate the eight figures of THEORY §8 and VALIDATION.md",
-        description="Regenerate the eight figures of THEORY §8: each as PNG and PDF, with its "
-                    "data as CSV and its parameters as JSON beside it, and VALIDATION.md with "
-                    "the largest |theory - simulation| per simulated figure (in standard errors "
-                    "and in absolute terms).",
+        description=_wrap(
+            "Regenerate the eight figures of THEORY §8: each as PNG and PDF, with its "
+            "data as CSV and its parameters as JSON beside it, and VALIDATION.md with "
+            "the largest |theory - simulation| per simulated figure (in standard errors "
+            "and in absolute terms)."),
         formatter_class=fmt, allow_abbrev=False,
     )
     r.add_argument("--out", default="figures", metavar="DIR", help="output folder (default: figures)")
@@ -342,9 +350,10 @@ def build_parser() -> _Parser:
 
     o = sub.add_parser(
         "optimal-alpha", help="alpha*, the chance-level alpha and the accuracies of one task",
-        description="Print the optimal alpha (alpha*), the chance-level alpha (alpha_bar, "
-                    "accuracy 1/2) and the test accuracy at alpha*, alpha = 1 (plain fine-tuning) "
-                    "and alpha = 0 (no source), from the closed forms of THEORY §3-§4.",
+        description=_wrap(
+            "Print the optimal alpha (alpha*), the chance-level alpha (alpha_bar, "
+            "accuracy 1/2) and the test accuracy at alpha*, alpha = 1 (plain fine-tuning) "
+            "and alpha = 0 (no source), from the closed forms of THEORY §3-§4."),
         epilog=_EPILOG, formatter_class=fmt, allow_abbrev=False,
     )
     _add_task(o)
@@ -352,9 +361,10 @@ def build_parser() -> _Parser:
 
     c = sub.add_parser(
         "curve", help="CSV of accuracy vs alpha (theory, optionally simulation)",
-        description="Write a CSV of the theory's test accuracy and score moments on an alpha "
-                    "grid; with --simulate also the Monte Carlo estimates, their standard errors "
-                    "and z = (simulation - theory) / standard error.",
+        description=_wrap(
+            "Write a CSV of the theory's test accuracy and score moments on an alpha "
+            "grid; with --simulate also the Monte Carlo estimates, their standard errors "
+            "and z = (simulation - theory) / standard error."),
         epilog=_EPILOG, formatter_class=fmt, allow_abbrev=False,
     )
     _add_task(c)
