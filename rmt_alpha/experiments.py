@@ -1127,7 +1127,7 @@ def reproduce(out="figures", *, mode="full", trials=None, figures=None, pdf=True
         fig = plots.render(data)
         fig.savefig(base + ".png", dpi=150)
         if pdf:
-            fig.savefig(base + ".pdf")
+            fig.savefig(base + ".pdf", metadata={"CreationDate": None})  # reproducible bytes
         plots.close(fig)
         results.append(data)
         if log:
