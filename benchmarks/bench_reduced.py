@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -40,6 +38,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from _machine import describe  # noqa: E402
 from scipy.special import ndtr  # noqa: E402
 
 from rmt_alpha import blocks  # noqa: E402
@@ -54,27 +53,10 @@ def spec_for(p):
     return SimSpec(n=p // 4, p=p, source="ridge", N=4 * p, **TASK)
 
 
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def machine_lines():
-    load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",) * 3
-    return [
-        f"date: {datetime.datetime.now().isoformat(timespec='seconds')}",
-        f"cpu: {cpu_model()}, {os.cpu_count()} logical cores, {platform.machine()}",
-        f"software: python {platform.python_version()}, jax {jax.__version__}, "
-        f"numpy {np.__version__}, backend {jax.default_backend()}",
-        f"load average at start (1, 5, 15 min): {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
-        "(machine shared with other jobs: timings as measured)",
-        f"XLA_FLAGS: {os.environ.get('XLA_FLAGS', '')}",
-    ]
+    info = describe(jax=jax.__version__, backend=jax.default_backend(),
+                    XLA_FLAGS=os.environ.get("XLA_FLAGS", ""))
+    return [f"{k}: {v}" for k, v in info.items()]
 
 
 def program(spec, dtype):

@@ -23,9 +23,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -37,6 +34,7 @@ import jax  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 
 import numpy as np  # noqa: E402
+from _machine import describe  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TASK = dict(N=2000, mu=1.5, mu_orth=1.0, beta=0.8, gamma=1.0, gamma_src=1.0)
@@ -76,33 +74,6 @@ def time_naive(points, seed):
     return out
 
 
-def machine():
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        cores = os.cpu_count()
-    try:
-        load = os.getloadavg()[0]
-    except OSError:  # pragma: no cover
-        load = float("nan")
-    return {
-        "cpu": model, "cores": cores, "jax": jax.__version__, "numpy": np.__version__,
-        "backend": jax.default_backend(), "devices": len(jax.devices()),
-        "python": platform.python_version(), "platform": platform.platform(),
-        "load_average_1min_at_start": f"{load:.2f}",
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-    }
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=1000)
@@ -112,7 +83,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "simulate_speed.csv")
     args = ap.parse_args(argv)
-    info = machine()
+    info = describe(jax=jax.__version__, backend=jax.default_backend(),
+                    devices=len(jax.devices()))
     print(f"machine: {info['cpu']}, {info['cores']} cores, jax {info['jax']} "
           f"({info['backend']}), load {info['load_average_1min_at_start']}", flush=True)
 

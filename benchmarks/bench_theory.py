@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import datetime
 import math
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -30,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import scipy
 from scipy.integrate import quad
+
+from _machine import describe
 
 import rmt_alpha as ra
 
@@ -140,27 +139,6 @@ def naive_alpha_star(n, p, N, mu, mu_orth, beta, gamma, gamma_src):
 # ---------------------------------------------------------------------------------------
 
 
-def machine():
-    model = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        cores = os.cpu_count()
-    return {
-        "cpu": model, "cores": cores, "numpy": np.__version__, "scipy": scipy.__version__,
-        "python": platform.python_version(), "platform": platform.platform(),
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-    }
-
-
 def best_of(f, repeat):
     times, out = [], None
     for _ in range(repeat):
@@ -218,7 +196,7 @@ def main(argv=None):
         ("naive quad accuracy (loop)", args.subsample, t_naive_acc, t_naive_acc_med),
         ("naive closed-form alpha* (loop)", args.subsample, t_naive_opt, t_naive_opt_med),
     ]
-    info = machine()
+    info = describe(scipy=scipy.__version__)
     print(f"machine: {info['cpu']}, {info['cores']} cores, numpy {info['numpy']}, "
           f"scipy {info['scipy']}, python {info['python']}")
     for what, n, best, med in rows:
