@@ -24,17 +24,16 @@ import dataclasses
 import functools
 import json
 import math
-import os
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from . import _task
 from . import _validate as v
 from ._blas import one_blas_thread
-from ._simspec import STAT_NAMES, SimSpec
+from ._simspec import SimSpec
 from ._xla import check_cpu_scheduler
 
 METHODS = ("direct", "reduced")
