@@ -286,7 +286,7 @@ def _spec(n, p, task_kwargs):
     p = _check_int("p", p)
     given = {k: val for k, val in task_kwargs.items() if val is not None}
     task = _task.resolve(n, p, task_kwargs)  # raises TypeError/ValueError like the theory
-    kind = _task._select_set(given)
+    kind = task.kind
     if p < 2:
         raise ValueError("the simulation needs p >= 2 (mu and mu_perp are orthogonal directions)")
     gamma = _scalar("gamma", given["gamma"])

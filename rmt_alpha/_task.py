@@ -45,8 +45,10 @@ KEYWORD_DOC = """
 
 
 class Task(NamedTuple):
-    """A task reduced to the fixed-source summary ``(eta, gamma, M, s, r)``."""
+    """A task reduced to the fixed-source summary ``(eta, gamma, M, s, r)``; ``kind`` names
+    the keyword set it was given by (a key of :data:`KEYWORD_SETS`)."""
 
+    kind: str
     xp: object
     ndtr: object
     eta: object
@@ -94,7 +96,7 @@ def resolve(n, p, task_kwargs, alpha=None) -> Task:
         mu, mu_orth, beta = (asarray(xp, given[k]) for k in ("mu", "mu_orth", "beta"))
         src = source_stats(p, N=given["N"], mu=mu, gamma_src=given["gamma_src"])
         M = beta * beta * mu * mu + (1.0 - beta * beta) * mu_orth * mu_orth
-        return Task(xp, ndtr, eta, gamma, M, beta * src.mean, src.norm2)
+        return Task(kind, xp, ndtr, eta, gamma, M, beta * src.mean, src.norm2)
 
     if kind == "fixed source":
         v.nonnegative("target_norm2", given["target_norm2"])
@@ -105,7 +107,7 @@ def resolve(n, p, task_kwargs, alpha=None) -> Task:
         # The mean and chance_alpha do not involve r: broadcast so that every result has
         # the broadcast shape of all the arguments.
         M, s, r = xp.broadcast_arrays(M, s, r)
-        return Task(xp, ndtr, eta, gamma, M, s, r)
+        return Task(kind, xp, ndtr, eta, gamma, M, s, r)
 
     p_value = concrete(p)
     if p_value is None or p_value.ndim != 0:
@@ -118,7 +120,7 @@ def resolve(n, p, task_kwargs, alpha=None) -> Task:
     r_value = concrete(r)
     if r_value is not None and r_value <= 0:
         raise ValueError("source must be a non-zero vector (||source||^2 > 0)")
-    return Task(xp, ndtr, eta, gamma, xp.dot(mu_b, mu_b), xp.dot(w, mu_b), r)
+    return Task(kind, xp, ndtr, eta, gamma, xp.dot(mu_b, mu_b), xp.dot(w, mu_b), r)
 
 
 def _check_cauchy_schwarz(M, s, r):

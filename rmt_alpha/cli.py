@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 import rmt_alpha  # noqa: F401  (sets the XLA:CPU flag before JAX can start)
+from rmt_alpha._task import KEYWORD_SETS  # noqa: E402
 
 # Library argument name -> command-line flag.
 FLAGS = {
@@ -35,12 +36,9 @@ FLAGS = {
     "alignment": "--alignment", "source_norm2": "--source-norm2", "alpha": "--alpha",
     "trials": "--trials", "seed": "--seed", "method": "--method",
 }
-TASK_SETS = {
-    "ridge source": ("N", "mu", "mu_orth", "beta", "gamma", "gamma_src"),
-    "fixed source": ("gamma", "target_norm2", "alignment", "source_norm2"),
-}
-TASK_KEYS = ("N", "mu", "mu_orth", "beta", "gamma", "gamma_src", "target_norm2", "alignment",
-             "source_norm2")
+# The library's keyword sets, less the vector one (vectors do not fit on a command line).
+TASK_SETS = {k: keys for k, keys in KEYWORD_SETS.items() if k != "source vectors"}
+TASK_KEYS = tuple(dict.fromkeys(k for keys in TASK_SETS.values() for k in keys))
 
 
 class _Parser(argparse.ArgumentParser):
