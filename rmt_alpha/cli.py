@@ -2,8 +2,8 @@
 
 Subcommands:
 
-* ``reproduce``: regenerate the eight figures of THEORY §8 (PNG, PDF, CSV, JSON) and
-  ``VALIDATION.md``;
+* ``reproduce``: regenerate every figure of :data:`rmt_alpha.experiments.FIGURES` (PNG,
+  PDF, CSV, JSON) and ``VALIDATION.md``;
 * ``optimal-alpha``: alpha*, the chance-level alpha and the accuracies at alpha*, 1 and 0
   for one task;
 * ``curve``: a CSV of accuracy vs alpha, optionally with a Monte Carlo check.
@@ -107,13 +107,21 @@ def alpha_grid(text) -> np.ndarray:
     return values
 
 
+def _figure_numbers():
+    from rmt_alpha.experiments import FIGURES
+
+    return tuple(FIGURES)
+
+
 def _figure_list(text):
     try:
         nums = sorted({int(t) for t in text.replace(" ", "").split(",") if t})
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected figure numbers such as 1,6,8, got {text!r}") from None
-    if not nums or any(k < 1 or k > 8 for k in nums):
-        raise argparse.ArgumentTypeError(f"figure numbers are 1 ... 8, got {text!r}")
+    known = _figure_numbers()
+    if not nums or any(k not in known for k in nums):
+        raise argparse.ArgumentTypeError(
+            f"figure numbers are {', '.join(map(str, known))}, got {text!r}")
     return nums
 
 
@@ -276,7 +284,7 @@ def _cmd_reproduce(parser, args):
     command = "rmt-alpha reproduce" + ("" if mode == "full" else f" --{mode}") + (
         f" --trials {args.trials}" if args.trials else "") + (
         f" --figures {','.join(map(str, args.figures))}" if args.figures else "")
-    print(f"writing the figures of THEORY §8 to {args.out}/"
+    print(f"writing the figures to {args.out}/"
           + ("" if mode == "full" else f" ({mode} run)"), file=sys.stderr)
     results = experiments.reproduce(
         args.out, mode=mode, trials=args.trials, figures=args.figures,
@@ -323,13 +331,14 @@ def build_parser() -> _Parser:
     )
     parser.add_argument("--version", action="version", version=f"rmt_alpha {rmt_alpha.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    n_figures = len(_figure_numbers())
     sub.required = True
 
     r = sub.add_parser(
-        "reproduce", help="regenerate the eight figures of THEORY §8 and VALIDATION.md",
+        "reproduce", help=f"regenerate the {n_figures} figures and VALIDATION.md",
         description=_wrap(
-            "Regenerate the eight figures of THEORY §8: each as PNG and PDF, with its "
-            "data as CSV and its parameters as JSON beside it, and VALIDATION.md with "
+            f"Regenerate the {n_figures} figures: each as PNG and PDF, with its data as "
+            "CSV and its parameters as JSON beside it, and VALIDATION.md with "
             "the largest |theory - simulation| per simulated figure (in standard errors "
             "and in absolute terms)."),
         formatter_class=fmt, allow_abbrev=False,
@@ -342,7 +351,7 @@ def build_parser() -> _Parser:
                    help="Monte Carlo trials per simulated point for every figure (default: 2000 "
                         "(4000 for figure 8), 200 with --quick)")
     r.add_argument("--figures", type=_figure_list, metavar="LIST",
-                   help="only these figures, e.g. 1,6 (default: all eight)")
+                   help=f"only these figures, e.g. 1,6 (default: all {n_figures})")
     r.add_argument("--no-pdf", action="store_true", help="PNG only")
     r.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 

@@ -8,9 +8,9 @@ Labels use mathtext only (no LaTeX installation needed).
 
 Error bars are ± 1 standard error of the Monte Carlo mean.
 
-:func:`render` draws a whole figure of THEORY §8 from the table computed by
-:mod:`rmt_alpha.experiments`. ``import rmt_alpha`` does not import this module (nor
-matplotlib); import it explicitly: ``from rmt_alpha import plots``.
+:func:`render` draws a whole figure from the table computed by :mod:`rmt_alpha.experiments`,
+with the drawing function of that figure's module. ``import rmt_alpha`` does not import this
+module (nor matplotlib); import it explicitly: ``from rmt_alpha import plots``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ __all__ = [
     "risk_vs_alpha",
     "theory_and_simulation",
     "new_figure",
+    "params_line",
     "render",
+    "simulation_legend_entry",
     "close",
 ]
 
@@ -101,12 +103,13 @@ def _draw(x, y, *, sim_x, sim_y, sim_stderr, label, color, ax, logx=False, logy=
 
 def theory_and_simulation(x, y, *, sim_x=None, sim_y=None, sim_stderr=None, label=None,
                           color=None, ax=None, logx=False, logy=False, xlabel=None,
-                          ylabel=None, linestyle="-", sim_label=None):
-    """A theory line ``y(x)`` with optional simulation markers ``sim_y ± sim_stderr``."""
+                          ylabel=None, linestyle="-", lw=1.5, sim_label=None):
+    """A theory line ``y(x)`` (line width ``lw``) with optional simulation markers
+    ``sim_y ± sim_stderr``."""
     fig, ax = _axes(ax)
     _draw(x, y, sim_x=sim_x, sim_y=sim_y, sim_stderr=sim_stderr, label=label, color=color,
           ax=ax, logx=logx, logy=logy, xlabel=xlabel, ylabel=ylabel, linestyle=linestyle,
-          sim_label=sim_label)
+          lw=lw, sim_label=sim_label)
     return fig, ax
 
 
@@ -269,22 +272,21 @@ def risk_vs_alpha(alpha, risk, *, optimal_alpha=None, sim_alpha=None, sim_risk=N
 
 
 # --------------------------------------------------------------------------------------
-# Whole figures of THEORY §8, drawn from rmt_alpha.experiments.FigureData
+# Whole figures, drawn from rmt_alpha.experiments.FigureData
 # --------------------------------------------------------------------------------------
 
-_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+"""The colours of a figure's curves, in order."""
 
 
-def _sim_legend_entry(ax):
+def simulation_legend_entry(ax):
+    """One neutral legend entry for the simulation markers of every curve."""
     ax.errorbar([], [], yerr=[], fmt="o", ms=3.5, mfc="white", mec="0.3", ecolor="0.3",
                 label="simulation (± 1 s.e.)")
 
 
-def _unique(values):
-    return list(dict.fromkeys(values))
-
-
-def _params_line(task, keys):
+def params_line(task, keys):
+    """The task's parameters ``keys`` as one mathtext line (for titles)."""
     names = {"N": "N", "n": "n", "p": "p", "mu": r"\|\mu\|", "mu_orth": r"\|\mu_\perp\|",
              "gamma": r"\gamma", "gamma_src": r"\tilde\gamma", "beta": r"\beta",
              "sigma": r"\sigma", "d": "d", "target_norm2": r"\|\mu_\beta\|^2",
@@ -293,184 +295,21 @@ def _params_line(task, keys):
     return "$" + ",\\ ".join(parts) + "$"
 
 
-def _render1(d, fig):
-    ax = fig.subplots()
-    task = d.params["task"]
-    for i, s in enumerate(d.summary):
-        b = s["beta"]
-        th = d.select(series="theory", beta=b)
-        sim = d.select(series="simulation", beta=b)
-        accuracy_vs_alpha([r["alpha"] for r in th], [r["value"] for r in th],
-                          optimal_alpha=s["optimal_alpha"], chance_alpha=s["chance_alpha"],
-                          accuracy_at_optimal=s["accuracy_at_optimal"],
-                          sim_alpha=[r["alpha"] for r in sim] or None,
-                          sim_accuracy=[r["value"] for r in sim] or None,
-                          sim_stderr=[r["stderr"] for r in sim] or None,
-                          label=rf"$\beta={b:g}$", color=_COLORS[i], ax=ax)
-    if d.checks:
-        _sim_legend_entry(ax)
-    handles, labels = ax.get_legend_handles_labels()
-    order = sorted(range(len(labels)), key=lambda i: not labels[i].startswith(r"$\beta"))
-    ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper left",
-              frameon=False)
-    ax.set_title(d.title + "\n" + _params_line(task, ("N", "n", "p", "mu", "mu_orth", "gamma_src", "gamma")))
-
-
-def _render2(d, fig):
-    ax = fig.subplots()
-    for i, p in enumerate(d.params["ps"]):
-        th = d.select(series="theory", p=p)
-        optimal_alpha_curve([r["alignment"] for r in th], [r["value"] for r in th],
-                            xlabel=r"alignment $\tilde w^\top\mu_\beta$ "
-                                   r"($\|\tilde w\|=\|\mu_\beta\|=1$)",
-                            label=f"$p={p}$", color=_COLORS[i], ax=ax, logy=True)
-    ax.set_xlim(0, 1)
-    ax.legend(loc="upper left", frameon=False)
-    ax.set_title(d.title + " (fixed source, theory)\n"
-                 + _params_line(d.params["task"], ("n", "gamma")))
-
-
-def _render3(d, fig):
-    ax = fig.subplots()
-    for i, s in enumerate(d.params["alignments"]):
-        th = d.select(series="theory", alignment=s)
-        optimal_alpha_curve([r["gamma"] for r in th], [r["value"] for r in th],
-                            xlabel=r"target ridge $\gamma$",
-                            label=rf"$\tilde w^\top\mu_\beta={s:g}$", color=_COLORS[i], ax=ax,
-                            logx=True)
-    ax.legend(loc="center left", frameon=False)
-    ax.set_title(d.title + r" (fixed source $\|\tilde w\|=\|\mu_\beta\|=1$, theory)" + "\n"
-                 + _params_line(d.params["task"], ("n", "p")))
-
-
-def _render4(d, fig):
-    ax = fig.subplots()
-    for i, p in enumerate(d.params["ps"]):
-        th = d.select(series="theory", p=p)
-        sim = d.select(series="simulation", p=p)
-        optimal_alpha_curve([r["beta"] for r in th], [r["value"] for r in th],
-                            xlabel=r"task alignment $\beta$", label=f"$p={p}$",
-                            color=_COLORS[i], ax=ax,
-                            sim_x=[r["beta"] for r in sim] or None,
-                            sim_alpha=[r["value"] for r in sim] or None,
-                            sim_stderr=[r["stderr"] for r in sim] or None)
-    ax.legend(loc="upper left", frameon=False)
-    ax.set_title(d.title + " (ridge source)\n" + _params_line(
-        d.params["task"], ("N", "n", "mu", "mu_orth", "gamma", "gamma_src")))
-
-
-def _render5(d, fig):
-    from matplotlib.colors import LogNorm, Normalize
-
-    betas = d.params["betas"]
-    axes = np.atleast_1d(fig.subplots(1, len(betas), sharey=True))
-    vals = np.array([r["value"] for r in d.rows], float)
-    norm = LogNorm(vals.min(), vals.max()) if np.all(vals > 0) else Normalize(vals.min(), vals.max())
-    for k, (ax, b) in enumerate(zip(axes, betas)):
-        rows = d.select(series="theory", beta=b)
-        g = np.array(_unique([r["gamma"] for r in rows]))
-        gs = np.array(_unique([r["gamma_src"] for r in rows]))
-        A = np.array([r["value"] for r in rows]).reshape(g.size, gs.size)
-        optimal_alpha_heatmap(g, gs, A, ax=ax, norm=norm, colorbar=k == len(betas) - 1,
-                              contours=(0.1, 1.0), title=rf"$\beta={b:g}$")
-        if k:
-            ax.set_ylabel("")
-    fig.suptitle(d.title + " (ridge source, theory)   " + _params_line(
-        d.params["task"], ("N", "n", "p", "mu", "mu_orth")), fontsize=9)
-
-
-def _render6(d, fig):
-    betas, alphas = d.params["betas"], d.params["alphas"]
-    axes = fig.subplots(len(betas), len(alphas), squeeze=False)
-    import rmt_alpha as ra
-
-    task = d.params["task"]
-    kw = {k: task[k] for k in ("N", "mu", "mu_orth", "gamma", "gamma_src")}
-    for i, b in enumerate(betas):
-        for j, a in enumerate(alphas):
-            ax = axes[i, j]
-            m, e2 = ra.score_moments(a, task["n"], task["p"], beta=b, **kw)
-            pos = d.select(series="histogram", beta=b, alpha=a, label=1)
-            neg = d.select(series="histogram", beta=b, alpha=a, label=-1)
-            edges = np.array([r["bin_left"] for r in pos] + [pos[-1]["bin_right"]])
-            pd_ = np.array([r["value"] for r in pos], float)
-            nd_ = np.array([r["value"] for r in neg], float)
-            score_histogram(mean=m, second_moment=e2, edges=edges, ax=ax,
-                            positive_density=None if np.all(np.isnan(pd_)) else pd_,
-                            negative_density=None if np.all(np.isnan(nd_)) else nd_,
-                            title=rf"$\beta={b:g},\ \alpha={a:g}$", legend=False)
-            if j:
-                ax.set_ylabel("")
-            if i < len(betas) - 1:
-                ax.set_xlabel("")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), frameon=False)
-    h = d.params.get("histograms")
-    extra = (f"   ({h['trials']} trials $\\times$ {h['test_points']} test points per class)"
-             if h else "")
-    fig.suptitle(d.title + "\n" + _params_line(task, ("N", "n", "p", "mu", "mu_orth", "gamma",
-                                                      "gamma_src")) + extra, fontsize=9)
-
-
-def _render7(d, fig):
-    ax = fig.subplots()
-    for i, a in enumerate(d.params["alphas"]):
-        th = d.select(series="theory", alpha=a)
-        sim = d.select(series="simulation", alpha=a)
-        lab = {0.0: r"$\alpha=0$ (no source)", 1.0: r"$\alpha=1$ (fine-tuning)"}.get(
-            a, rf"$\alpha={a:g}$")
-        _draw([r["gamma"] for r in th], [r["value"] for r in th],
-              sim_x=[r["gamma"] for r in sim] or None, sim_y=[r["value"] for r in sim] or None,
-              sim_stderr=[r["stderr"] for r in sim] or None, label=lab, color=_COLORS[i],
-              ax=ax, logx=True, lw=1.8 if i == 0 else 1.1, sim_label="_nolegend_")
-    best = d.select(series="theory optimal")
-    ax.plot([r["gamma"] for r in best], [r["value"] for r in best], color="black", lw=1.0,
-            ls="--", label=r"$\alpha=\alpha^*(\gamma)$ (theory)")
-    if d.checks:
-        _sim_legend_entry(ax)
-    ax.set_xlabel(r"target ridge $\gamma$")
-    ax.set_ylabel("test accuracy")
-    ax.legend(loc="best", frameon=False)
-    ax.set_title(d.title + "\n" + _params_line(
-        d.params["task"], ("N", "n", "p", "mu", "mu_orth", "beta", "gamma_src")))
-
-
-def _render8(d, fig):
-    ax = fig.subplots()
-    for i, s in enumerate(d.summary):
-        b = s["beta"]
-        th = d.select(series="theory", beta=b)
-        sim = d.select(series="simulation", beta=b)
-        risk_vs_alpha([r["alpha"] for r in th], [r["value"] for r in th],
-                      optimal_alpha=s["optimal_alpha"],
-                      sim_alpha=[r["alpha"] for r in sim] or None,
-                      sim_risk=[r["value"] for r in sim] or None,
-                      sim_stderr=[r["stderr"] for r in sim] or None,
-                      label=rf"$\beta={b:g}$", color=_COLORS[i], ax=ax, logy=True)
-    if d.checks:
-        _sim_legend_entry(ax)
-    ax.legend(loc="upper center", frameon=False, ncol=3)
-    ax.set_title(d.title + r" ($W_t=\beta W_s+B$, $\langle B,W_s\rangle_F=0$)" + "\n"
-                 + _params_line(d.params["task"], ("n", "p", "d", "sigma", "gamma")))
-
-
-_RENDER = {1: (_render1, (6.4, 4.2)), 2: (_render2, (5.6, 4.0)), 3: (_render3, (5.6, 4.0)),
-           4: (_render4, (5.6, 4.0)), 5: (_render5, (11.0, 3.6)), 6: (_render6, (10.0, 5.6)),
-           7: (_render7, (6.0, 4.2)), 8: (_render8, (6.0, 4.2))}
-
-
 def render(data):
-    """Draw one figure of THEORY §8 from its :class:`rmt_alpha.experiments.FigureData`.
+    """Draw one figure from its :class:`rmt_alpha.experiments.FigureData`, with the drawing
+    function that its figure module registered (:data:`rmt_alpha.experiments.FIGURES`).
 
     Returns the :class:`~matplotlib.figure.Figure` (save it with ``fig.savefig``).
     """
-    draw, size = _RENDER[data.number]
+    from .experiments import FIGURES
+
+    spec = FIGURES[data.number]
     with matplotlib.rc_context(_RC):
         if "matplotlib.pyplot" in sys.modules:
             import matplotlib.pyplot as plt
 
-            fig = plt.figure(figsize=size, layout="constrained")
+            fig = plt.figure(figsize=spec.size, layout="constrained")
         else:
-            fig = Figure(figsize=size, layout="constrained")
-        draw(data, fig)
+            fig = Figure(figsize=spec.size, layout="constrained")
+        spec.render(data, fig)
     return fig

@@ -1,0 +1,41 @@
+"""The registry: every figure, by number.
+
+To add a figure family: write ``_figK_<name>.py`` declaring ``FIGURES = (Figure(K, ...), ...)``
+and add its module to :data:`FAMILIES`, one line.
+"""
+
+from __future__ import annotations
+
+from . import (
+    _fig1_accuracy_vs_alpha,
+    _fig2_5_optimal_alpha,
+    _fig6_score_histograms,
+    _fig7_accuracy_vs_gamma,
+    _fig8_regression,
+)
+from ._figure import Figure
+
+FAMILIES = (
+    _fig1_accuracy_vs_alpha,
+    _fig2_5_optimal_alpha,
+    _fig6_score_histograms,
+    _fig7_accuracy_vs_gamma,
+    _fig8_regression,
+)
+
+
+def _collect(families) -> dict[int, Figure]:
+    out = {}
+    for module in families:
+        for spec in module.FIGURES:
+            if spec.number in out:
+                raise RuntimeError(f"figure {spec.number} is registered twice")
+            out[spec.number] = spec
+    return dict(sorted(out.items()))
+
+
+FIGURES: dict[int, Figure] = _collect(FAMILIES)
+"""Figure number -> :class:`Figure` (callable: ``FIGURES[1](trials=100)`` computes figure 1)."""
+
+SIMULATED = tuple(k for k, spec in FIGURES.items() if spec.simulated)
+"""The numbers of the figures with a Monte Carlo."""
