@@ -1,13 +1,16 @@
-"""The three keyword sets that describe a transfer task, and their validation.
+"""The keyword sets that describe a transfer task, and their validation.
 
 * ridge source (THEORY §4): ``N, mu, mu_orth, beta, gamma, gamma_src``;
 * fixed source (THEORY §3): ``gamma, target_norm2, alignment, source_norm2``
   (``M = ||mu_beta||^2``, ``s = w~^T mu_beta``, ``r = ||w~||^2``);
-* source vectors: ``gamma, source, target_mean`` (``w~`` and ``mu_beta`` as 1-D arrays of length p).
+* source vectors: ``gamma, source, target_mean`` (``w~`` and ``mu_beta`` as 1-D arrays of length p);
+* general ridge source and general fixed source (THEORY §9): the same with mean vectors and
+  noise covariances, validated and computed by :mod:`rmt_alpha._general`.
 
-Every set reduces to ``(eta, gamma, M, s, r)``: the target depends on the source only through
-``s`` and ``r`` (rotational invariance), so the ridge source is a composition of
-:func:`rmt_alpha.blocks.source_stats` with the fixed-source formulas.
+Every isotropic set reduces to ``(eta, gamma, M, s, r)``: the target depends on the source only
+through ``s`` and ``r`` (rotational invariance), so the ridge source is a composition of
+:func:`rmt_alpha.blocks.source_stats` with the fixed-source formulas. A general task carries
+its :class:`rmt_alpha._general.GeneralTask` in ``Task.general``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import functools
 import inspect
 from typing import NamedTuple
 
+from . import _general
 from . import _validate as v
 from ._backend import asarray, concrete, namespace
 from .blocks import source_stats
@@ -24,6 +28,9 @@ KEYWORD_SETS = {
     "ridge source": ("N", "mu", "mu_orth", "beta", "gamma", "gamma_src"),
     "fixed source": ("gamma", "target_norm2", "alignment", "source_norm2"),
     "source vectors": ("gamma", "source", "target_mean"),
+    "general ridge source": ("N", "source_mean", "target_mean", "source_cov", "target_cov",
+                             "gamma", "gamma_src"),
+    "general fixed source": ("source", "target_mean", "target_cov", "gamma"),
 }
 ALL_KEYWORDS = tuple(dict.fromkeys(k for ks in KEYWORD_SETS.values() for k in ks))
 
@@ -37,7 +44,17 @@ KEYWORD_DOC = """
       ``alignment`` = w~^T mu_beta, ``source_norm2`` = ||w~||^2 > 0, with
       ``alignment^2 <= target_norm2 * source_norm2``;
     * source vectors: ``gamma``, ``source`` (w~) and ``target_mean`` (mu_beta), 1-D arrays
-      of length ``p``.
+      of length ``p``;
+    * general ridge source (THEORY §9): ``N``, ``source_mean`` (mu_s) and ``target_mean``
+      (mu_t), 1-D arrays of length ``p``, ``source_cov`` (Cs), ``target_cov`` (Ct),
+      ``gamma``, ``gamma_src``;
+    * general fixed source (THEORY §9): ``source`` (w~), ``target_mean`` (mu_t),
+      ``target_cov`` (Ct), ``gamma``.
+
+    A covariance (THEORY §9.1) is a (p, p) symmetric positive semi-definite array, a (p,)
+    array (the diagonal of a diagonal covariance: O(p), no matrix is formed), or a Python
+    ``tuple`` ``(C_plus, C_minus)`` of two such arrays for class-dependent noise (only a
+    tuple is a pair: lists and arrays are one covariance). Classes are balanced.
 
     ``n`` and ``p`` are positive integers (or arrays of them); all arguments broadcast.
     Results are float64 numpy values for numpy input, JAX arrays for JAX input.
@@ -56,6 +73,7 @@ class Task(NamedTuple):
     M: object
     s: object
     r: object
+    general: object = None  # a rmt_alpha._general.GeneralTask for the general sets (M, s, r None)
 
 
 def _select_set(given):
@@ -83,9 +101,13 @@ def resolve(n, p, task_kwargs, alpha=None) -> Task:
     v.positive_int("n", n)
     v.positive_int("p", p)
     v.positive("gamma", given["gamma"])
-    xp, ndtr = namespace(n, p, alpha, *given.values())
+    xp, ndtr = namespace(n, p, alpha, *_flat(given.values()))
     eta = asarray(xp, p) / asarray(xp, n)
     gamma = asarray(xp, given["gamma"])
+
+    if kind in _general.GENERAL_SETS:
+        g = _general.resolve(kind, n, p, given)
+        return Task(kind, xp, ndtr, eta, gamma, None, None, None, general=g)
 
     if kind == "ridge source":
         v.positive_int("N", given["N"])
@@ -123,6 +145,11 @@ def resolve(n, p, task_kwargs, alpha=None) -> Task:
     return Task(kind, xp, ndtr, eta, gamma, xp.dot(mu_b, mu_b), xp.dot(w, mu_b), r)
 
 
+def _flat(values):
+    """The arguments with the covariance pairs (tuples) unpacked."""
+    return [x for val in values for x in (val if isinstance(val, tuple) else (val,))]
+
+
 def _check_cauchy_schwarz(M, s, r):
     Mv, sv, rv = concrete(M), concrete(s), concrete(r)
     if Mv is None or sv is None or rv is None:
@@ -135,13 +162,15 @@ def _check_cauchy_schwarz(M, s, r):
         )
 
 
-def task_function(with_alpha: bool):
+def task_function(with_alpha: bool, extra=None):
     """Decorate ``f(alpha, task)`` (or ``f(task)``) into ``f(alpha, n, p, *, <keywords>)``.
 
     The public signature lists every task keyword (keyword-only, default ``None``) so that
     ``help()`` and introspection show them; :func:`resolve` enforces that exactly one
-    keyword set is given.
+    keyword set is given. ``extra`` maps further keyword-only arguments of ``f`` to their
+    defaults; they are passed to ``f`` by name.
     """
+    extra = extra or {}
 
     def decorate(f):
         @functools.wraps(f)
@@ -151,10 +180,11 @@ def task_function(with_alpha: bool):
             pos = [bound.arguments[k] for k in positional]
             task_kwargs = {k: bound.arguments.get(k) for k in ALL_KEYWORDS}
             task = resolve(pos[-2], pos[-1], task_kwargs, pos[0] if with_alpha else None)
+            more = {k: bound.arguments.get(k, default) for k, default in extra.items()}
             if with_alpha:
                 v.finite("alpha", pos[0])
-                return f(pos[0], task)
-            return f(task)
+                return f(pos[0], task, **more)
+            return f(task, **more)
 
         params = [
             inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -162,6 +192,9 @@ def task_function(with_alpha: bool):
         ] + [
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
             for name in ALL_KEYWORDS
+        ] + [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+            for name, default in extra.items()
         ]
         wrapper.__signature__ = inspect.Signature(params)
         wrapper.__doc__ = (f.__doc__ or "") + KEYWORD_DOC

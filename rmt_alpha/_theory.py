@@ -1,7 +1,9 @@
-"""Closed-form test accuracy, score moments and the optimal alpha (THEORY §3-§4)."""
+"""Closed-form test accuracy, score moments and the optimal alpha (THEORY §3-§4; the general
+keyword sets are computed by :mod:`rmt_alpha._general`, THEORY §9)."""
 
 from __future__ import annotations
 
+from . import _general
 from . import _validate as v
 from ._backend import asarray, finish, namespace
 from ._task import Task, task_function
@@ -19,13 +21,22 @@ def _mean_and_variance(alpha, task: Task):
     return c.m0 + a * c.m1, c.v0 + a * (c.v1 + a * c.v2)
 
 
-@task_function(with_alpha=True)
-def score_moments(alpha, task):
+@task_function(with_alpha=True, extra={"test_class": 1})
+def score_moments(alpha, task, *, test_class=1):
     r"""Mean and second moment of the score ``w_alpha^T x`` of a class +1 target point.
 
     THEORY §3: ``m(alpha) = (M + alpha kappa s)/L`` and
     ``E2(alpha) = T1 + alpha T2 + alpha^2 T3``. Returns ``(mean, second_moment)``.
+
+    ``test_class`` (+1 or -1) picks the class of the test point; the moments are those of
+    the signed score ``y w_alpha^T x``: mean ``m(alpha)`` for both classes, second moment
+    ``V_y(alpha) + m(alpha)^2`` (THEORY §9.3; the classes differ only for a class-dependent
+    target covariance).
     """
+    if task.general is not None:
+        return _general.score_moments(alpha, task, test_class)
+    if test_class not in (1, -1):
+        raise ValueError(f"test_class must be +1 or -1, got {test_class!r}")
     m, var = _mean_and_variance(alpha, task)
     return finish(task.xp, m), finish(task.xp, var + m * m)
 
@@ -35,7 +46,10 @@ def test_accuracy(alpha, task):
     r"""Test accuracy ``A(alpha) = Phi(m / sqrt(E2 - m^2))`` of the alpha-rescaled classifier.
 
     THEORY §3-§4. Honest: below 1/2 past the chance-level alpha (never ``max(A, 1 - A)``).
+    General covariances (THEORY §9.3): ``A = sum_y pi_y Phi(m / sqrt(V_y))``.
     """
+    if task.general is not None:
+        return _general.accuracy(alpha, task)
     m, var = _mean_and_variance(alpha, task)
     return finish(task.xp, task.ndtr(m / task.xp.sqrt(var)))
 
@@ -43,13 +57,18 @@ def test_accuracy(alpha, task):
 @task_function(with_alpha=True)
 def test_error(alpha, task):
     r"""Test classification error ``1 - A(alpha)`` (see :func:`test_accuracy`)."""
+    if task.general is not None:
+        return _general.accuracy(alpha, task, error=True)
     m, var = _mean_and_variance(alpha, task)
     return finish(task.xp, task.ndtr(-m / task.xp.sqrt(var)))
 
 
 @task_function(with_alpha=True)
 def test_risk(alpha, task):
-    r"""Squared loss on the target, ``E (y - w_alpha^T x)^2 = E2 - 2m + 1 = var + (1 - m)^2``."""
+    r"""Squared loss on the target, ``E (y - w_alpha^T x)^2 = E2 - 2m + 1 = var + (1 - m)^2``
+    (general covariances: the class average ``sum_y pi_y V_y + (1 - m)^2``, THEORY §9.3)."""
+    if task.general is not None:
+        return _general.risk(alpha, task)
     m, var = _mean_and_variance(alpha, task)
     return finish(task.xp, var + (1.0 - m) ** 2)
 
@@ -64,7 +83,15 @@ def optimal_alpha(task):
     orthogonal source (``s = 0``) the accuracy does not depend on the sign of alpha's
     effect and ``alpha* = 0`` is returned. As ``gamma -> 0`` with ``eta < 1``,
     ``alpha*`` grows like ``1/kappa``.
+
+    General covariances (THEORY §9.5): ``alpha* = (m1 V0 - m0 V01) / (m0 V11 - m1 V01)``
+    for a shared target covariance, ``+-inf`` when the accuracy increases without bound
+    (denominator <= 0); an orthogonal source (``m1 = 0``) gives ``-V01/V11``, not 0. For
+    class-dependent target covariances, the numerical maximiser of the class-averaged
+    accuracy between the two classes' own maximisers.
     """
+    if task.general is not None:
+        return _general.optimal_alpha(task)
     xp = task.xp
     s, M, r, eta = task.s, task.M, task.r, task.eta
     k = kappa(eta, task.gamma)  # only kappa and L are needed (not the variance coefficients)
@@ -81,8 +108,11 @@ def chance_alpha(task):
 
     Past ``alpha_bar`` (further from 0, on its side) the fine-tuned classifier is worse
     than chance. For an orthogonal source (``s = 0``) no alpha reaches chance level and
-    ``nan`` is returned.
+    ``nan`` is returned. General covariances (THEORY §9.5): ``-m0/m1``, ``nan`` for
+    ``m1 = 0``.
     """
+    if task.general is not None:
+        return _general.chance_alpha(task)
     xp = task.xp
     zero = task.s == 0
     safe = xp.where(zero, 1.0, kappa(task.eta, task.gamma) * task.s)

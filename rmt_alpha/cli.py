@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 import rmt_alpha  # noqa: F401  (sets the XLA:CPU flag before JAX can start)
+from rmt_alpha._general import GENERAL_SETS  # noqa: E402
 from rmt_alpha._task import KEYWORD_SETS  # noqa: E402
 
 # Library argument name -> command-line flag.
@@ -36,8 +37,9 @@ FLAGS = {
     "alignment": "--alignment", "source_norm2": "--source-norm2", "alpha": "--alpha",
     "trials": "--trials", "seed": "--seed", "method": "--method",
 }
-# The library's keyword sets, less the vector one (vectors do not fit on a command line).
-TASK_SETS = {k: keys for k, keys in KEYWORD_SETS.items() if k != "source vectors"}
+# The library's keyword sets, less those with vectors (they do not fit on a command line).
+TASK_SETS = {k: keys for k, keys in KEYWORD_SETS.items()
+             if k not in ("source vectors",) + GENERAL_SETS}
 TASK_KEYS = tuple(dict.fromkeys(k for keys in TASK_SETS.values() for k in keys))
 
 
