@@ -159,7 +159,8 @@ def layout(*groups):
     everything = [c for g in groups for c in g]
     if all(c.diagonal for c in everything):
         return tuple(TaskFrame(None, tuple(c.array for c in g)) for g in groups)
-    common = _common_frame(everything)
+    # (a covariance traced by JAX is a diagonal: its task keeps the coordinate frame)
+    common = None if any(c.traced for c in everything) else _common_frame(everything)
     if common is not None:
         U, diag = common
         return tuple(TaskFrame(U, tuple(diag[id(c)] for c in g)) for g in groups)

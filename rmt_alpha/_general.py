@@ -357,52 +357,77 @@ class ScoreCoefficients(NamedTuple):
     V11: object
 
 
-def _numpy_coefficients(g: GeneralTask):
+def _coefficients(g: GeneralTask, xp):
+    """Numpy (every path) or, when JAX traces task arguments, JAX (THEORY §9.7: one
+    covariance per task, each diagonal in its frame; the frames from concrete covariances)."""
     covs = tuple(c.array for c in g.target_cov + (g.source_cov or ()))
-    with _blas_threads(g.p, covs):
-        return _numpy_coefficients_core(g)
+    if xp is np:
+        with _blas_threads(g.p, covs):
+            return _coefficients_in(g, np, np.vectorize, _nu_numpy)
+    if any(np.ndim(c) == 2 and concrete(c) is None for c in covs):
+        raise TypeError(_NUMPY_ONLY + "; a covariance traced by JAX must be a (p,) diagonal")
+    from ._general_jax import nu_root
+
+    return _coefficients_in(g, xp, xp.vectorize, nu_root)
 
 
-def _numpy_coefficients_core(g: GeneralTask):
-    as_np = lambda x: np.asarray(x, dtype=np.float64)  # noqa: E731
+_NUMPY_ONLY = (
+    "with the general keyword sets, JAX can trace the task arguments only for shared "
+    "covariances (no (C_plus, C_minus) pairs): THEORY §9.7"
+)
+
+
+def _coefficients_in(g, xp, vectorize, solve):
+    as_x = lambda x: asarray(xp, x)  # noqa: E731
     ridge = g.source_cov is not None
     frames = layout(g.target_cov, g.source_cov) if ridge else layout(g.target_cov)
+    if xp is not np and any(len(f.covs) > 1 for f in frames):
+        raise TypeError(_NUMPY_ONLY)
     Ft = frames[0]
-    rot = lambda U, x: as_np(x) if U is None else U.T @ as_np(x)  # noqa: E731
+    rot = lambda U, x: as_x(x) if U is None else as_x(U).T @ as_x(x)  # noqa: E731
     mu_t = rot(Ft.U, g.target_mean)
     if ridge:
         Fs = frames[1]
         mu_s = rot(Fs.U, g.source_mean)
         transfer = _Transfer.between(Ft.U, Fs.U)
+        if xp is not np and transfer.rot is not None:
+            transfer = _Transfer(as_x(transfer.rot), as_x(transfer.rot2))
     else:
         w = rot(Ft.U, g.source)
 
+    def blocks(covs, m, gam, mu):
+        if len(covs) == 1 and covs[0].ndim == 1:
+            lam = as_x(covs[0])
+            return shared_blocks(lam, m, gam, mu, solve(lam, m, gam))
+        return task_blocks(covs, m, gam, mu)
+
     def core(n, gamma, N, gamma_src):
-        T = task_blocks(Ft.covs, n, gamma, mu_t)
+        T = blocks(Ft.covs, n, gamma, mu_t)
         if ridge:
-            wbar, Sigma = source_summary(task_blocks(Fs.covs, N, gamma_src, mu_s), N)
+            wbar, Sigma = source_summary(blocks(Fs.covs, N, gamma_src, mu_s), N)
             wbar, Sigma = transfer.vector(wbar), transfer.covariance(Sigma, Ft.dense)
         else:
             wbar, Sigma = w, None
         m0, m1, V0, V01, V11 = target_coefficients(T, gamma, wbar, Sigma)
         return (m0, m1) + V0 + V01 + V11
 
-    args = [as_np(g.n), as_np(g.gamma)]
-    args += [as_np(g.N), as_np(g.gamma_src)] if ridge else [1.0, 1.0]
-    out = np.vectorize(core, otypes=[np.float64] * 8)(*args)
-    pair = lambda i: np.stack([out[i], out[i + 1]], axis=-1)  # noqa: E731
+    args = [as_x(g.n), as_x(g.gamma)]
+    args += [as_x(g.N), as_x(g.gamma_src)] if ridge else [as_x(1.0), as_x(1.0)]
+    if xp is np:
+        out = vectorize(core, otypes=[np.float64] * 8)(*args)
+    else:
+        out = vectorize(core)(*args)
+    pair = lambda i: xp.stack([out[i], out[i + 1]], axis=-1)  # noqa: E731
     return ScoreCoefficients(out[0], out[1], pair(2), pair(4), pair(6))
 
 
 def coefficients(task):
-    """:class:`ScoreCoefficients` of a resolved general task, in the task's namespace."""
+    """:class:`ScoreCoefficients` of a resolved general task, in the task's namespace: numpy
+    unless JAX traces a task argument (then the JAX path of THEORY §9.7)."""
     g = task.general
     if g.traced:
-        raise TypeError(
-            "the general keyword sets are computed in numpy: their task arguments cannot be "
-            "traced by JAX (jit/grad/vmap); alpha can (pass the task as numpy values)"
-        )
-    c = _numpy_coefficients(g)
+        return _coefficients(g, task.xp)
+    c = _coefficients(g, np)
     if task.xp is np:
         return c
     return ScoreCoefficients(*(task.xp.asarray(x) for x in c))

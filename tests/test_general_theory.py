@@ -9,7 +9,11 @@ Monte Carlo of the model with its standard errors.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import zlib
 
 import mpmath as mp
@@ -596,3 +600,113 @@ def test_error_risk_and_moments_identities():
     np.testing.assert_allclose(ra.test_risk(alpha, 30, P, **kw),
                                0.5 * (E2p + E2m) - 2 * m + 1, rtol=1e-12)
     assert not np.allclose(E2p, E2m)
+
+
+# ----------------------------------------------------------------------------------------
+# JAX (THEORY §9.7): traced task arguments on the shared-covariance path, alpha everywhere
+
+
+def _jax():
+    jax = pytest.importorskip("jax")
+    return jax, jax.numpy
+
+
+JAX_CASES = [
+    ("ridge diag", dict(BASE, source_cov=LS, target_cov=LT)),
+    ("ridge non-commuting", dict(BASE, source_cov=SPIKE, target_cov=_rot(LT))),
+    ("fixed dense", dict(gamma=0.3, source=W_FIXED, target_mean=BASE["target_mean"],
+                         target_cov=SPIKE)),
+]
+
+
+@pytest.mark.parametrize("name,kw", JAX_CASES, ids=[c[0] for c in JAX_CASES])
+def test_jit_equals_numpy(name, kw):
+    jax, jnp = _jax()
+    alpha, n = np.linspace(-3, 3, 7), 30
+    traced = [k for k in ("gamma", "gamma_src", "source_mean", "target_mean", "source")
+              if k in kw]
+
+    @jax.jit
+    def f(alpha, n, args):
+        kk = dict(kw, **args)
+        m, E2 = ra.score_moments(alpha, n, P, **kk)
+        return (ra.test_accuracy(alpha, n, P, **kk), ra.test_error(alpha, n, P, **kk),
+                ra.test_risk(alpha, n, P, **kk), m, E2, ra.optimal_alpha(n, P, **kk),
+                ra.chance_alpha(n, P, **kk))
+
+    got = f(jnp.asarray(alpha), jnp.asarray(float(n)),
+            {k: jnp.asarray(kw[k], dtype=jnp.float64) for k in traced})
+    want = _all_outputs(n, P, kw, alpha)
+    for g, key in zip(got, ("accuracy", "error", "risk", "mean", "E2", "optimal", "chance")):
+        assert g.dtype == jnp.float64
+        np.testing.assert_allclose(np.asarray(g), want[key], rtol=1e-12, err_msg=key)
+
+
+def test_gradients_match_finite_differences():
+    """d/d gamma, gamma_src, a mean coordinate and a diagonal covariance entry, through the
+    implicit-function derivative of the root for nu (central differences, h = 1e-6)."""
+    jax, jnp = _jax()
+    n, h = 30, 1e-6
+    kw = dict(BASE, source_cov=SPIKE, target_cov=LT)  # non-commuting frames, a diagonal Ct
+
+    def acc(g, gs, mu, C):
+        return ra.test_accuracy(0.8, n, P, **dict(kw, gamma=g, gamma_src=gs, target_mean=mu,
+                                                  target_cov=C))
+
+    def opt(g):
+        return ra.optimal_alpha(n, P, **dict(kw, gamma=g))
+
+    x = [kw["gamma"], kw["gamma_src"], kw["target_mean"], LT]
+    grads, da = jax.jit(lambda *x: (jax.grad(acc, argnums=(0, 1, 2, 3))(*x),
+                                    jax.grad(opt)(x[0])))(*(jnp.asarray(v) for v in x))
+    e = np.zeros(P)
+    e[5] = h
+    for i, step in ((0, h), (1, h), (2, e), (3, e)):
+        up, down = list(x), list(x)
+        up[i], down[i] = x[i] + step, x[i] - step
+        fd = (acc(*up) - acc(*down)) / (2 * h)
+        got = grads[i] if i < 2 else grads[i][5]
+        assert float(got) == pytest.approx(fd, rel=1e-6, abs=1e-10), i
+    # the optimal alpha in gamma
+    fd = (opt(x[0] + h) - opt(x[0] - h)) / (2 * h)
+    assert float(da) == pytest.approx(fd, rel=1e-6)
+
+
+def test_vmap_over_gamma_and_grad_in_alpha():
+    jax, jnp = _jax()
+    kw = dict(BASE, source_cov=LS, target_cov=_rot(LT))
+    gam = np.logspace(-3, 2, 6)
+    f = jax.jit(jax.vmap(lambda g: ra.optimal_alpha(30, P, **dict(kw, gamma=g))))
+    np.testing.assert_allclose(np.asarray(f(jnp.asarray(gam))),
+                               ra.optimal_alpha(30, P, **dict(kw, gamma=gam)), rtol=1e-12)
+    # alpha alone traced, the task in numpy (every path, class-dependent included)
+    for kk in (kw, dict(BASE, source_cov=(LS, LT), target_cov=(LT, SPIKE))):
+        a_star = float(ra.optimal_alpha(30, P, **kk))
+        dA = jax.jit(jax.vmap(jax.grad(lambda a, kk=kk: ra.test_accuracy(a, 30, P, **kk))))
+        below, at, above = np.asarray(dA(jnp.asarray([a_star - 0.3, a_star, a_star + 0.3])))
+        assert below > 0 > above and abs(at) < 1e-9 * max(below, -above)
+
+
+def test_traced_class_dependent_task_is_a_clear_type_error():
+    jax, jnp = _jax()
+    kw = dict(BASE, source_cov=LS, target_cov=(LT, SPIKE))
+    with pytest.raises(TypeError, match="numpy|THEORY §9.7"):
+        jax.grad(lambda g: ra.test_accuracy(0.5, 30, P, **dict(kw, gamma=g)))(0.3)
+    with pytest.raises(TypeError, match="THEORY §9.7"):
+        jax.jit(lambda C: ra.test_accuracy(0.5, 30, P, **dict(kw, target_cov=C)))(
+            jnp.asarray(SPIKE))
+
+
+def test_numpy_input_does_not_import_jax():
+    code = (
+        "import sys, json\nimport numpy as np\nimport rmt_alpha as ra\n"
+        "p = 70\nC = np.eye(p) + np.outer(np.ones(p), np.ones(p)) / p\n"
+        "a = ra.optimal_alpha(30, p, N=100, gamma=0.5, gamma_src=1.0, source_mean=np.ones(p)/8,"
+        " target_mean=np.ones(p)/9, source_cov=np.ones(p), target_cov=(C, np.ones(p)))\n"
+        "print(json.dumps({'jax': 'jax' in sys.modules, 'a': float(a)}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120, check=True)
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["jax"] is False and np.isfinite(res["a"])
