@@ -72,11 +72,14 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
 from . import _validate as v
+
+if TYPE_CHECKING:
+    from ._typing import Array, ArrayLike
 
 ASSUMPTIONS = (
     "two Gaussian classes per task, x = y mu + z (source) and x = y mu_beta + z (target), "
@@ -261,31 +264,34 @@ class TaskEstimate:
             d["n"] = n
         return d
 
-    def optimal_alpha(self, *, gamma, gamma_src, n=None):
+    def optimal_alpha(self, *, gamma: ArrayLike, gamma_src: ArrayLike,
+                      n: ArrayLike | None = None) -> Array:
         """Predicted optimal rescaling ``alpha*`` (THEORY §3-§4) for this task."""
         from ._theory import optimal_alpha
 
         return optimal_alpha(**self._with_n(n), gamma=gamma, gamma_src=gamma_src)
 
-    def test_accuracy(self, alpha, *, gamma, gamma_src, n=None):
+    def test_accuracy(self, alpha: ArrayLike, *, gamma: ArrayLike, gamma_src: ArrayLike,
+                      n: ArrayLike | None = None) -> Array:
         """Predicted target test accuracy at ``alpha`` (THEORY §3-§4)."""
         from ._theory import test_accuracy
 
         return test_accuracy(alpha, **self._with_n(n), gamma=gamma, gamma_src=gamma_src)
 
-    def chance_alpha(self, *, gamma, gamma_src, n=None):
+    def chance_alpha(self, *, gamma: ArrayLike, gamma_src: ArrayLike,
+                     n: ArrayLike | None = None) -> Array:
         """Predicted chance-level rescaling (THEORY §3)."""
         from ._theory import chance_alpha
 
         return chance_alpha(**self._with_n(n), gamma=gamma, gamma_src=gamma_src)
 
-    def source_accuracy(self, *, gamma_src):
+    def source_accuracy(self, *, gamma_src: ArrayLike) -> Array:
         """Predicted target accuracy of the source classifier used as is (THEORY §4)."""
         from ._theory import source_accuracy
 
         return source_accuracy(self.p, N=self.N, mu=self.mu, beta=self.beta, gamma_src=gamma_src)
 
-    def optimal_alpha_se(self, *, gamma, gamma_src, n=None):
+    def optimal_alpha_se(self, *, gamma: float, gamma_src: float, n: int | None = None) -> float:
         """Delta-method standard error of :meth:`optimal_alpha` from the estimation noise
         of ``(Q_s, Q_t, I)`` (numerical Jacobian; see the module docstring)."""
         from ._theory import optimal_alpha
@@ -303,15 +309,15 @@ class TaskEstimate:
     def _theta(self):
         return np.array([self.unbiased["mu2"], self.unbiased["M"], self.unbiased["inner"]])
 
-    def transform_source(self, X):
+    def transform_source(self, X: ArrayLike) -> np.ndarray:
         """Apply the source transformation (centre, drop, scale, whiten) to new source rows."""
         return self._transform.apply(X, "source")
 
-    def transform_target(self, X):
+    def transform_target(self, X: ArrayLike) -> np.ndarray:
         """Apply the target transformation to new target rows (e.g. a held-out test set)."""
         return self._transform.apply(X, "target")
 
-    def fine_tune(self, alpha, *, gamma, gamma_src):
+    def fine_tune(self, alpha: ArrayLike, *, gamma: float, gamma_src: float) -> FineTuned:
         """:func:`fine_tune` on the transformed data stored in this estimate. Evaluate it on
         held-out target rows with ``.accuracy(task.transform_target(X_test), y_test)``."""
         return fine_tune(self.X_source, self.y_source, self.X_target, self.y_target, alpha,
@@ -387,8 +393,10 @@ def _standardize_mode(standardize):
     raise ValueError(f"standardize must be True/'features', 'global' or False, got {standardize!r}")
 
 
-def estimate_task(X_source, y_source, X_target, y_target, *, standardize=True, whiten=False,
-                  shrinkage=None, center=True, match_target_noise=False) -> TaskEstimate:
+def estimate_task(X_source: ArrayLike, y_source: ArrayLike, X_target: ArrayLike,
+                  y_target: ArrayLike, *, standardize: bool = True, whiten: bool = False,
+                  shrinkage: float | None = None, center: bool = True,
+                  match_target_noise: bool = False) -> TaskEstimate:
     r"""Estimate the THEORY §1 task ``(p, N, n, mu, mu_orth, beta)`` from labelled data.
 
     Parameters
@@ -648,18 +656,18 @@ class FineTuned:
     gamma: float
     gamma_src: float
 
-    def decision_function(self, X):
+    def decision_function(self, X: ArrayLike) -> np.ndarray:
         """Scores ``X w_alpha``: shape ``(len(alpha), m)`` (``(m,)`` for scalar alpha)."""
         X = _features("X", X)
         if X.shape[1] != self.w0.shape[0]:
             raise ValueError(f"X has {X.shape[1]} features, the classifier {self.w0.shape[0]}")
         return self.weights @ X.T
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted labels in ``{-1, +1}`` (``0`` for an exact tie)."""
         return np.sign(self.decision_function(X))
 
-    def accuracy(self, X, y):
+    def accuracy(self, X: ArrayLike, y: ArrayLike) -> np.ndarray:
         """Fraction of correct signs on ``(X, y)`` per alpha (a tie counts 1/2). No label
         flipping: a worse-than-chance classifier has accuracy below 1/2."""
         X = _features("X", X)
@@ -668,7 +676,9 @@ class FineTuned:
         return np.mean((margin > 0) + 0.5 * (margin == 0), axis=-1)
 
 
-def fine_tune(X_source, y_source, X_target, y_target, alpha, *, gamma, gamma_src) -> FineTuned:
+def fine_tune(X_source: ArrayLike, y_source: ArrayLike, X_target: ArrayLike,
+              y_target: ArrayLike, alpha: ArrayLike, *, gamma: float,
+              gamma_src: float) -> FineTuned:
     r"""Train the alpha-rescaled ridge classifier of THEORY §1 on data (any alpha grid at once).
 
     Source: ``w~ = (X~^T X~ / N + gamma_src I)^{-1} X~^T y~ / N``. Target:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import _validate as v
 from ._backend import asarray, concrete, finish, namespace
 from .blocks import _h, kappa
+
+if TYPE_CHECKING:
+    from ._typing import Array, ArrayLike
 
 
 def _check_pair(W_source, W_target):
@@ -17,7 +22,9 @@ def _check_pair(W_source, W_target):
         )
 
 
-def regression_risk(alpha, n, p, *, W_source, W_target, sigma, gamma, rowwise=False):
+def regression_risk(alpha: ArrayLike, n: ArrayLike, p: ArrayLike, *, W_source: ArrayLike,
+                    W_target: ArrayLike, sigma: ArrayLike, gamma: ArrayLike,
+                    rowwise: bool = False) -> Array:
     r"""Test risk ``R(alpha) = E ||W_alpha x - y||^2`` of alpha-rescaled ridge transfer.
 
     THEORY §5: ``R = (kappa^2 ||W_t - alpha W_s||_F^2 + sigma^2 d (1 + kappa)^2)
@@ -53,7 +60,8 @@ def regression_risk(alpha, n, p, *, W_source, W_target, sigma, gamma, rowwise=Fa
     return finish(xp, risk)
 
 
-def regression_optimal_alpha(W_source, W_target, rowwise=False):
+def regression_optimal_alpha(W_source: ArrayLike, W_target: ArrayLike,
+                             rowwise: bool = False) -> Array:
     r"""Risk-minimising alpha (THEORY §5): ``<W_t, W_s>_F / ||W_s||_F^2``.
 
     Independent of ``n, p, gamma, sigma``. With ``rowwise=True`` returns one

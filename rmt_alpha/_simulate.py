@@ -26,7 +26,7 @@ import json
 import math
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,9 @@ from . import _validate as v
 from ._blas import one_blas_thread
 from ._simspec import SimSpec
 from ._xla import check_cpu_scheduler
+
+if TYPE_CHECKING:
+    from ._typing import ArrayLike, PathLike, Seed
 
 METHODS = ("direct", "reduced")
 _TEST_POINT_TAG = 0x7E57_0000  # fold_in tag of a trial's test-point key (far from split's 0, 1, ...)
@@ -107,7 +110,7 @@ class SimulationResult(_ResultMixin):
         "score_second_moment_stderr",
     )
 
-    def to_csv(self, path):
+    def to_csv(self, path: PathLike) -> tuple[Path, Path]:
         """Write one row per alpha (columns :attr:`CSV_COLUMNS`) to ``path`` and a JSON
         sidecar (same name, ``.json`` suffix) with ``params``, ``trials``, ``method``,
         ``optimal_alpha`` and the moment estimates. Returns the two paths."""
@@ -140,7 +143,7 @@ class ScoreSamples(_ResultMixin):
     method: str
     params: dict
 
-    def to_csv(self, path):
+    def to_csv(self, path: PathLike) -> tuple[Path, Path]:
         """Long format: columns ``alpha, label, score`` (one row per sample) plus a JSON sidecar."""
         A, S = self.positive.shape
         alpha = np.repeat(np.tile(self.alpha, 2), S)
@@ -171,7 +174,7 @@ class RegressionResult(_ResultMixin):
     rowwise: bool
     params: dict
 
-    def to_csv(self, path):
+    def to_csv(self, path: PathLike) -> tuple[Path, Path]:
         """One row per alpha point (``alpha`` or ``alpha_0 .. alpha_{d-1}``, ``risk``,
         ``risk_stderr``) plus a JSON sidecar with ``params`` and ``optimal_alpha``."""
         if self.rowwise:
@@ -568,10 +571,14 @@ def _prepare(alpha, n, p, task_kwargs, trials, seed, method, dtype):
     return alpha, spec, params, trials, key, jdtype, sampler
 
 
-def simulate(alpha, n, p, *, N=None, mu=None, mu_orth=None, beta=None, gamma=None,
-             gamma_src=None, target_norm2=None, alignment=None, source_norm2=None,
-             source=None, target_mean=None, trials, seed=0, method="direct", dtype=None,
-             chunk_size=None, progress=False) -> SimulationResult:
+def simulate(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
+             mu: float | None = None, mu_orth: float | None = None, beta: float | None = None,
+             gamma: float | None = None, gamma_src: float | None = None,
+             target_norm2: float | None = None, alignment: float | None = None,
+             source_norm2: float | None = None, source: ArrayLike | None = None,
+             target_mean: ArrayLike | None = None, trials: int, seed: Seed = 0,
+             method: str = "direct", dtype: Any = None, chunk_size: int | None = None,
+             progress: bool = False) -> SimulationResult:
     r"""Monte Carlo of the alpha-rescaled classifier on a grid of ``alpha`` (THEORY §6).
 
     Every trial draws fresh source and target data, solves once in the smaller dimension
@@ -681,10 +688,14 @@ def _scores_program(sampler, static, names, dtype_name, test_points, devices):
     return jax.jit(program)
 
 
-def simulate_scores(alpha, n, p, *, N=None, mu=None, mu_orth=None, beta=None, gamma=None,
-                    gamma_src=None, target_norm2=None, alignment=None, source_norm2=None,
-                    source=None, target_mean=None, trials, test_points, seed=0,
-                    method="direct", dtype=None) -> ScoreSamples:
+def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
+                    mu: float | None = None, mu_orth: float | None = None,
+                    beta: float | None = None, gamma: float | None = None,
+                    gamma_src: float | None = None, target_norm2: float | None = None,
+                    alignment: float | None = None, source_norm2: float | None = None,
+                    source: ArrayLike | None = None, target_mean: ArrayLike | None = None,
+                    trials: int, test_points: int, seed: Seed = 0, method: str = "direct",
+                    dtype: Any = None) -> ScoreSamples:
     r"""Samples of the score ``w_alpha^T x`` of fresh target test points of each class.
 
     Each trial trains ``w_alpha = w0 + alpha v`` on fresh data (same draws as
@@ -751,9 +762,11 @@ def _regression_program(n, dtype_name, devices):
     return jax.jit(program)
 
 
-def simulate_regression(alpha, n, p, *, W_source, W_target, sigma, gamma, trials, seed=0,
-                        rowwise=False, dtype=None, chunk_size=None,
-                        progress=False) -> RegressionResult:
+def simulate_regression(alpha: ArrayLike, n: int, p: int, *, W_source: ArrayLike,
+                        W_target: ArrayLike, sigma: float, gamma: float, trials: int,
+                        seed: Seed = 0, rowwise: bool = False, dtype: Any = None,
+                        chunk_size: int | None = None,
+                        progress: bool = False) -> RegressionResult:
     r"""Monte Carlo of the test risk of alpha-rescaled multi-output ridge transfer (THEORY §5).
 
     Targets ``y = W_t x + sigma eps`` (``x ~ N(0, I_p)``, ``eps ~ N(0, I_d)``), ``n`` fresh

@@ -162,6 +162,13 @@ def _check_cauchy_schwarz(M, s, r):
         )
 
 
+# The public signatures' annotations (strings: see rmt_alpha._typing).
+_ANNOTATIONS = {
+    "source_cov": "ArrayLike | tuple[ArrayLike, ArrayLike] | None",
+    "target_cov": "ArrayLike | tuple[ArrayLike, ArrayLike] | None",
+}
+
+
 def task_function(with_alpha: bool, extra=None):
     """Decorate ``f(alpha, task)`` (or ``f(task)``) into ``f(alpha, n, p, *, <keywords>)``.
 
@@ -186,18 +193,23 @@ def task_function(with_alpha: bool, extra=None):
                 return f(pos[0], task, **more)
             return f(task, **more)
 
+        own = inspect.signature(f).parameters
         params = [
-            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="ArrayLike")
             for name in (("alpha", "n", "p") if with_alpha else ("n", "p"))
         ] + [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                              annotation=_ANNOTATIONS.get(name, "ArrayLike | None"))
             for name in ALL_KEYWORDS
         ] + [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                              annotation=own[name].annotation)
             for name, default in extra.items()
         ]
-        wrapper.__signature__ = inspect.Signature(params)
+        returns = inspect.signature(f).return_annotation
+        wrapper.__signature__ = inspect.Signature(params, return_annotation=returns)
         wrapper.__doc__ = (f.__doc__ or "") + KEYWORD_DOC
+        del wrapper.__wrapped__  # documentation tools would show f(alpha, task) instead
         return wrapper
 
     return decorate

@@ -3,18 +3,23 @@ keyword sets are computed by :mod:`rmt_alpha._general`, THEORY §9)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import _general
 from . import _validate as v
 from ._backend import asarray, finish, namespace
 from ._task import Task, task_function
 from .blocks import _variance_coefficients, kappa, source_stats
 
+if TYPE_CHECKING:
+    from ._typing import Array, ArrayLike
+
 
 def _coefficients(task: Task):
     return _variance_coefficients(task.xp, task.eta, task.gamma, task.M, task.s, task.r)
 
 
-def _mean_and_variance(alpha, task: Task):
+def _mean_and_variance(alpha: ArrayLike, task: Task):
     xp = task.xp
     a = asarray(xp, alpha)
     c = _coefficients(task)
@@ -22,7 +27,7 @@ def _mean_and_variance(alpha, task: Task):
 
 
 @task_function(with_alpha=True, extra={"test_class": 1})
-def score_moments(alpha, task, *, test_class=1):
+def score_moments(alpha: ArrayLike, task: Task, *, test_class: int = 1) -> tuple[Array, Array]:
     r"""Mean and second moment of the score ``w_alpha^T x`` of a class +1 target point.
 
     THEORY §3: ``m(alpha) = (M + alpha kappa s)/L`` and
@@ -42,7 +47,7 @@ def score_moments(alpha, task, *, test_class=1):
 
 
 @task_function(with_alpha=True)
-def test_accuracy(alpha, task):
+def test_accuracy(alpha: ArrayLike, task: Task) -> Array:
     r"""Test accuracy ``A(alpha) = Phi(m / sqrt(E2 - m^2))`` of the alpha-rescaled classifier.
 
     THEORY §3-§4. Honest: below 1/2 past the chance-level alpha (never ``max(A, 1 - A)``).
@@ -55,7 +60,7 @@ def test_accuracy(alpha, task):
 
 
 @task_function(with_alpha=True)
-def test_error(alpha, task):
+def test_error(alpha: ArrayLike, task: Task) -> Array:
     r"""Test classification error ``1 - A(alpha)`` (see :func:`test_accuracy`)."""
     if task.general is not None:
         return _general.accuracy(alpha, task, error=True)
@@ -64,7 +69,7 @@ def test_error(alpha, task):
 
 
 @task_function(with_alpha=True)
-def test_risk(alpha, task):
+def test_risk(alpha: ArrayLike, task: Task) -> Array:
     r"""Squared loss on the target, ``E (y - w_alpha^T x)^2 = E2 - 2m + 1 = var + (1 - m)^2``
     (general covariances: the class average ``sum_y pi_y V_y + (1 - m)^2``, THEORY §9.3)."""
     if task.general is not None:
@@ -74,7 +79,7 @@ def test_risk(alpha, task):
 
 
 @task_function(with_alpha=False)
-def optimal_alpha(task):
+def optimal_alpha(task: Task) -> Array:
     r"""The accuracy-maximising rescaling (THEORY §3):
 
     ``alpha* = eta (1 + kappa) s / (kappa (L M r - (L - eta) s^2))``,
@@ -102,7 +107,7 @@ def optimal_alpha(task):
 
 
 @task_function(with_alpha=False)
-def chance_alpha(task):
+def chance_alpha(task: Task) -> Array:
     r"""The rescaling at which the mean score vanishes and ``A = 1/2`` (THEORY §3):
     ``alpha_bar = -M / (kappa s)``.
 
@@ -119,7 +124,8 @@ def chance_alpha(task):
     return finish(xp, xp.where(zero, xp.nan, -task.M / safe))
 
 
-def source_accuracy(p, *, N, mu, beta, gamma_src):
+def source_accuracy(p: ArrayLike, *, N: ArrayLike, mu: ArrayLike, beta: ArrayLike,
+                    gamma_src: ArrayLike) -> Array:
     r"""Target accuracy of the ridge source classifier used as is (THEORY §4):
     ``Phi(beta m~ / sqrt(E~2 - m~^2))``, with ``m~, E~2`` from
     :func:`rmt_alpha.blocks.source_stats`. ``beta = 1`` gives its accuracy on the source task.
