@@ -76,6 +76,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
+from . import _data_covariance as dc
 from . import _validate as v
 
 if TYPE_CHECKING:
@@ -88,6 +89,15 @@ ASSUMPTIONS = (
     "and the same noise law in source and target",
     "balanced classes (P(y = +1) = 1/2); the estimators use the actual class counts",
     "|beta| <= 1: the target mean's component along mu is at most mu (else clipped)",
+)
+
+GENERAL_ASSUMPTIONS = (
+    "two Gaussian classes per task, x = y mu_s + z (source) and x = y mu_t + z (target), "
+    "no intercept (data are centred at the class midpoint)",
+    "noise z ~ N(0, C) with the estimated covariance(s) (one per task, or per class and task), "
+    "shrunk towards a multiple of the identity",
+    "balanced classes (P(y = +1) = 1/2) in the theory; the estimators use the actual class "
+    "counts (the unlabelled target rows are assumed balanced)",
 )
 
 
@@ -166,22 +176,6 @@ def _within_residuals(X, y):
     return R
 
 
-def _ledoit_wolf(R, dof):
-    """Ledoit-Wolf shrinkage intensity for the covariance of the rows of ``R`` (centred)."""
-    m = R.shape[0]
-    p = R.shape[1]
-    S = R.T @ R / dof
-    mu = np.trace(S) / p
-    d2 = np.sum((S - mu * np.eye(p)) ** 2)
-    # (1/m^2) sum_k ||r_k r_k^T - S||_F^2
-    #   = (1/m^2) (sum_k ||r_k||^4 - 2 sum_k r_k^T S r_k + m ||S||_F^2)
-    rn2 = np.sum(R * R, axis=1)
-    b2 = (np.sum(rn2**2) - 2.0 * np.sum((R @ S) * R) + m * np.sum(S * S)) / m**2
-    if d2 <= 0:
-        return 1.0
-    return float(min(max(b2, 0.0), d2) / d2)
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Transform:
     keep: np.ndarray           # indices of the kept features
@@ -209,21 +203,28 @@ class _Transform:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class TaskEstimate:
-    r"""Estimated Gaussian-mixture task (THEORY §1) from a source and a target dataset.
+    r"""Estimated Gaussian-mixture task from a source and a target dataset: the isotropic
+    model of THEORY §1 (``covariance="isotropic"``) or the general one of THEORY §9
+    (``"pooled"``, ``"class"``; THEORY §11).
 
-    ``params`` is ``{p, N, n, mu, mu_orth, beta}``, ready for
-    ``ra.optimal_alpha(**task.params, gamma=..., gamma_src=...)``,
+    ``params`` is the task's keyword set plus ``p, N, n``: ``{p, N, n, mu, mu_orth, beta}``
+    (isotropic) or ``{p, N, n, source_mean, target_mean, source_cov, target_cov}`` (general
+    ridge source), ready for ``ra.optimal_alpha(**task.params, gamma=..., gamma_src=...)``,
     ``ra.test_accuracy(alpha, **task.params, gamma=..., gamma_src=...)`` and the simulator.
     The methods of the same names do this for you (``n`` may be overridden, e.g. to predict
-    for a larger target set).
+    for a larger target set; ``source_model="trained"`` uses the source classifier trained on
+    the stored source data as a fixed source vector instead of the ridge-source model).
 
-    Attributes: ``p`` (features kept), ``N``, ``n``, ``mu``, ``mu_orth``, ``beta`` (clipped to the
-    model's range), ``se`` (delta-method standard errors of ``mu, mu_orth, beta``),
+    Attributes: ``p`` (features kept), ``N``, ``n``, ``mu``, ``mu_orth``, ``beta`` (the isotropic
+    estimates, clipped to the model's range; also computed for the general models, as
+    summaries), ``se`` (delta-method standard errors of ``mu, mu_orth, beta``),
     ``naive`` (the same estimates without bias correction, for comparison),
     ``unbiased`` (``mu2 = Q_s``, ``M = Q_t``, ``inner = I`` before clipping),
     ``bias`` (the subtracted noise terms ``p c_s``, ``p c_t``, ``Var I``), ``clipped`` (messages),
-    ``diagnostics``, ``assumptions``, and the transformed data ``X_source, y_source,
-    X_target, y_target`` (the inputs after centring / standardizing / whitening; labels ±1).
+    ``diagnostics``, ``assumptions``, ``covariance`` (the covariance model), ``general`` (its
+    :class:`rmt_alpha._data_covariance.CovarianceModel`; None for ``"isotropic"``), and the
+    transformed data ``X_source, y_source, X_target, y_target`` (the inputs after centring /
+    standardizing / whitening; labels ±1).
     """
 
     p: int
@@ -246,57 +247,114 @@ class TaskEstimate:
     X_target: np.ndarray = dataclasses.field(repr=False)
     y_target: np.ndarray = dataclasses.field(repr=False)
     _transform: _Transform = dataclasses.field(repr=False)
+    general: Optional[dc.CovarianceModel] = dataclasses.field(default=None, repr=False)
+
+    @property
+    def covariance(self) -> str:
+        """The noise-covariance model: ``"isotropic"``, ``"pooled"`` or ``"class"``."""
+        return "isotropic" if self.general is None else self.general.kind
 
     @property
     def params(self) -> dict:
-        """``{p, N, n, mu, mu_orth, beta}`` as plain Python numbers."""
-        return dict(p=self.p, N=self.N, n=self.n, mu=self.mu, mu_orth=self.mu_orth,
-                    beta=self.beta)
+        """``{p, N, n, mu, mu_orth, beta}`` as plain Python numbers (isotropic), or
+        ``{p, N, n, source_mean, target_mean, source_cov, target_cov}`` (general: vectors of
+        length ``p``, covariances ``(p, p)`` or a tuple ``(C_plus, C_minus)``)."""
+        if self.general is None:
+            return dict(p=self.p, N=self.N, n=self.n, mu=self.mu, mu_orth=self.mu_orth,
+                        beta=self.beta)
+        g = self.general
+        return dict(p=self.p, N=self.N, n=self.n, source_mean=g.source_mean,
+                    target_mean=g.target_mean, source_cov=g.source_cov, target_cov=g.target_cov)
 
     @property
     def target_norm2(self) -> float:
         """``M = beta^2 mu^2 + (1 - beta^2) mu_orth^2`` of the (clipped) estimate."""
         return self.beta**2 * self.mu**2 + (1 - self.beta**2) * self.mu_orth**2
 
-    def _with_n(self, n):
-        d = self.params
-        if n is not None:
-            d["n"] = n
-        return d
+    def theory_kwargs(self, *, gamma: ArrayLike, gamma_src: ArrayLike,
+                      n: ArrayLike | None = None, source_model: str = "ridge") -> dict:
+        """The keyword arguments (``n, p`` and a keyword set) of any theory function for this
+        task: ``ra.score_moments(alpha, **task.theory_kwargs(gamma=1.0, gamma_src=1.0))``.
+
+        ``source_model="ridge"``: the ridge-source set (``params`` with the ridges);
+        ``"trained"``: the source classifier ``w~`` trained on the stored source data with
+        ``gamma_src`` as a fixed source vector (THEORY §3, §9.3; exact for that classifier):
+        the isotropic fixed-source set (``target_norm2`` = the estimated ``M``,
+        ``alignment = w~^T b``, unbiased, clipped to Cauchy-Schwarz) or the general fixed
+        source set (``target_mean``, ``target_cov`` of the estimate).
+        """
+        dc.check_choice("source_model", source_model, ("ridge", "trained"))
+        nn = self.n if n is None else n
+        if source_model == "ridge":
+            return dict(self.params, n=nn, gamma=gamma, gamma_src=gamma_src)
+        v.positive("gamma_src", gamma_src)
+        w = source_weight(self.X_source, self.y_source, float(gamma_src))
+        if self.general is not None:
+            return dict(n=nn, p=self.p, source=w, target_mean=self.general.target_mean,
+                        target_cov=self.general.target_cov, gamma=gamma)
+        b, _, _ = _half_mean_difference(self.X_target, self.y_target)
+        M, r = self.target_norm2, float(w @ w)
+        bound = np.sqrt(M * r)
+        return dict(n=nn, p=self.p, target_norm2=M, alignment=float(np.clip(w @ b, -bound, bound)),
+                    source_norm2=r, gamma=gamma)
 
     def optimal_alpha(self, *, gamma: ArrayLike, gamma_src: ArrayLike,
-                      n: ArrayLike | None = None) -> Array:
-        """Predicted optimal rescaling ``alpha*`` (THEORY §3-§4) for this task."""
+                      n: ArrayLike | None = None, source_model: str = "ridge") -> Array:
+        """Predicted optimal rescaling ``alpha*`` (THEORY §3-§4, §9.5) for this task."""
         from ._theory import optimal_alpha
 
-        return optimal_alpha(**self._with_n(n), gamma=gamma, gamma_src=gamma_src)
+        return optimal_alpha(**self.theory_kwargs(gamma=gamma, gamma_src=gamma_src, n=n,
+                                                  source_model=source_model))
 
     def test_accuracy(self, alpha: ArrayLike, *, gamma: ArrayLike, gamma_src: ArrayLike,
-                      n: ArrayLike | None = None) -> Array:
-        """Predicted target test accuracy at ``alpha`` (THEORY §3-§4)."""
+                      n: ArrayLike | None = None, source_model: str = "ridge") -> Array:
+        """Predicted target test accuracy at ``alpha`` (THEORY §3-§4, §9.3)."""
         from ._theory import test_accuracy
 
-        return test_accuracy(alpha, **self._with_n(n), gamma=gamma, gamma_src=gamma_src)
+        return test_accuracy(alpha, **self.theory_kwargs(gamma=gamma, gamma_src=gamma_src, n=n,
+                                                         source_model=source_model))
 
     def chance_alpha(self, *, gamma: ArrayLike, gamma_src: ArrayLike,
-                     n: ArrayLike | None = None) -> Array:
-        """Predicted chance-level rescaling (THEORY §3)."""
+                     n: ArrayLike | None = None, source_model: str = "ridge") -> Array:
+        """Predicted chance-level rescaling (THEORY §3, §9.5)."""
         from ._theory import chance_alpha
 
-        return chance_alpha(**self._with_n(n), gamma=gamma, gamma_src=gamma_src)
+        return chance_alpha(**self.theory_kwargs(gamma=gamma, gamma_src=gamma_src, n=n,
+                                                 source_model=source_model))
 
     def source_accuracy(self, *, gamma_src: ArrayLike) -> Array:
-        """Predicted target accuracy of the source classifier used as is (THEORY §4)."""
+        """Predicted target accuracy of the source classifier used as is (THEORY §4; general
+        covariances: ``Phi(E[w~]^T mu_t / sqrt(E[w~]^T Ct E[w~] + tr(Ct Sigma~)))`` averaged
+        over the target classes, THEORY §9.4)."""
+        if self.general is not None:
+            g = self.general
+            return dc.source_accuracy(self.p, N=self.N, source_mean=g.source_mean,
+                                      source_cov=g.source_cov, target_mean=g.target_mean,
+                                      target_cov=g.target_cov, gamma_src=gamma_src)
         from ._theory import source_accuracy
 
         return source_accuracy(self.p, N=self.N, mu=self.mu, beta=self.beta, gamma_src=gamma_src)
 
     def optimal_alpha_se(self, *, gamma: float, gamma_src: float, n: int | None = None) -> float:
-        """Delta-method standard error of :meth:`optimal_alpha` from the estimation noise
-        of ``(Q_s, Q_t, I)`` (numerical Jacobian; see the module docstring)."""
+        """Delta-method standard error of :meth:`optimal_alpha` (ridge-source model).
+
+        Isotropic: from the estimation noise of ``(Q_s, Q_t, I)`` (numerical Jacobian; see the
+        module docstring). General: from the sampling noise of the two half mean differences
+        (``Cov a = sum_a Cs_a/(4 N_a)``, ``Cov b = sum_a Ct_a/(4 n_a)``), the covariances held
+        fixed (except the dependence of a target covariance from unlabelled rows on ``mu_t``):
+        central differences along their eigenvectors, ``4 p`` evaluations of the
+        theory (:func:`rmt_alpha._data_covariance.delta_method_se`)."""
         from ._theory import optimal_alpha
 
         nn = self.n if n is None else n
+        if self.general is not None:
+            kw = self.theory_kwargs(gamma=gamma, gamma_src=gamma_src, n=nn)
+
+            def g(mu_s, mu_t, target_cov):
+                return float(optimal_alpha(**dict(kw, source_mean=mu_s, target_mean=mu_t,
+                                                  target_cov=target_cov)))
+
+            return dc.delta_method_se(g, self.general)
 
         def f(theta):
             mu, mu_orth, beta, _ = _parameters(theta, self.bias["inner2"])
@@ -324,7 +382,8 @@ class TaskEstimate:
                          gamma=gamma, gamma_src=gamma_src)
 
     def summary(self) -> str:
-        """A few readable lines: the estimates with standard errors, clips, diagnostics."""
+        """A few readable lines: the covariance model, the estimates with standard errors,
+        clips, diagnostics."""
         lines = [
             f"p = {self.p}, N = {self.N}, n = {self.n}",
             f"mu      = {self.mu:.4g} ± {self.se['mu']:.2g}   (naive {self.naive['mu']:.4g})",
@@ -339,6 +398,32 @@ class TaskEstimate:
             f"effective noise dimension (tr S)^2/tr(S^2) = {d['effective_dimension']:.3g} of p; "
             f"target/source noise variance = {d['target_noise_ratio']:.3g}"
         )
+        if self.general is None:
+            lines.append("covariance model: isotropic (unit noise in both tasks, THEORY §1)")
+            return "\n".join(lines)
+        g = self.general.diagnostics
+        fmt = lambda xs: " / ".join(f"{x:.3g}" for x in xs)  # noqa: E731
+        what = {"pooled": "one within-class covariance per task",
+                "class": "one covariance per class and task"}[self.general.kind]
+        where = {"source": "the source covariance rescaled to the target's noise level "
+                           f"({self.n} labelled points)",
+                 "labelled": f"the {self.n} labelled target points",
+                 "unlabelled": f"{g['unlabelled_rows']} unlabelled target points, minus "
+                               "mu_t mu_t^T"}[self.general.target_from]
+        lines += [
+            f"covariance model: {self.general.kind} ({what}; THEORY §9, §11)",
+            f"target covariance from {where}",
+            "Ledoit-Wolf shrinkage: " + ", ".join(f"{k} {s:.3g}" for k, s in
+                                                  g["covariance_shrinkage"].items()),
+            f"effective dimension of Cs = {fmt(g['effective_dimension_source_cov'])}, "
+            f"of Ct = {fmt(g['effective_dimension_target_cov'])} (of p = {self.p}); "
+            f"tr Ct / tr Cs = {g['target_source_trace_ratio']:.3g}",
+            f"|mu_s| = {g['source_mean_norm']:.4g}, |mu_t| = {g['target_mean_norm']:.4g} "
+            "(norms de-biased)",
+        ]
+        if g.get("target_cov_clipped"):
+            lines.append(f"target covariance: a negative eigenvalue set to 0 "
+                         f"({g['target_cov_clipped']:.2g} of the trace)")
         return "\n".join(lines)
 
 
@@ -396,8 +481,11 @@ def _standardize_mode(standardize):
 def estimate_task(X_source: ArrayLike, y_source: ArrayLike, X_target: ArrayLike,
                   y_target: ArrayLike, *, standardize: bool = True, whiten: bool = False,
                   shrinkage: float | None = None, center: bool = True,
-                  match_target_noise: bool = False) -> TaskEstimate:
-    r"""Estimate the THEORY §1 task ``(p, N, n, mu, mu_orth, beta)`` from labelled data.
+                  match_target_noise: bool = False, covariance: str = "isotropic",
+                  target_covariance: str | None = None,
+                  X_target_unlabelled: ArrayLike | None = None) -> TaskEstimate:
+    r"""Estimate the task from labelled data: THEORY §1's ``(p, N, n, mu, mu_orth, beta)``
+    (``covariance="isotropic"``) or THEORY §9's mean vectors and noise covariances.
 
     Parameters
     ----------
@@ -413,7 +501,8 @@ def estimate_task(X_source: ArrayLike, y_source: ArrayLike, X_target: ArrayLike,
     whiten : whiten both datasets with the pooled within-class source covariance
         (shrunk towards a multiple of the identity), for noise far from isotropic. Needs
         many more source samples than features (warns when ``p > (N - 2)/2``).
-    shrinkage : the shrinkage weight in [0, 1] for ``whiten`` (default: Ledoit-Wolf).
+    shrinkage : the shrinkage weight in [0, 1] of every covariance estimate (the whitener
+        and the covariances of the general models); default: the Ledoit-Wolf weight of each.
     center : centre the source at its class midpoint and the target at the midpoint of its
         labelled points (the model has no intercept). Estimates do not depend on it; the
         stored data used by :meth:`TaskEstimate.fine_tune` do.
@@ -423,20 +512,77 @@ def estimate_task(X_source: ArrayLike, y_source: ArrayLike, X_target: ArrayLike,
         same mean noise level as the model assumes. Off by default (it spends the few target
         labels on one more estimate); ``diagnostics['target_noise_ratio']`` shows whether it
         is needed (the ratio before matching).
+    covariance : the noise model (THEORY §11). ``"isotropic"`` (default): unit isotropic noise
+        in both tasks, ``params`` = ``{p, N, n, mu, mu_orth, beta}``. ``"pooled"``: one
+        within-class covariance per task; ``"class"``: one per class and task; both return the
+        general ridge-source set (``source_mean, target_mean, source_cov, target_cov``).
+        The default stays isotropic because its inputs are three well-determined numbers
+        with standard errors, whereas a general model needs a ``p x p`` target covariance
+        that ``n << p`` labelled points cannot determine (see ``target_covariance``): on the
+        digits (docs/real_data.md) the general theory predicts the accuracy *level* far
+        better, but with only the ``n`` labelled points its ``alpha*`` beats the isotropic one
+        by -0.1 ... +0.5 accuracy points. Use a general model when the covariance matters
+        (``diagnostics['effective_dimension']`` far below ``p``, ``target_noise_ratio`` far
+        from 1) and prefer it when unlabelled target data are available.
+    target_covariance : where the target's covariance comes from (general models):
+        ``"source"`` (default without ``X_target_unlabelled``): the source covariance rescaled
+        to the target's noise level, estimated from the labelled points -- what a practitioner
+        with ``n << p`` target labels has; ``"labelled"``: the labelled points' within-class
+        covariance(s), for ``n`` comparable to ``p`` or larger; ``"unlabelled"`` (default when
+        ``X_target_unlabelled`` is given): from the unlabelled rows, corrected for the mean:
+        a class-blind sample's covariance is ``Ct + mu_t mu_t^T``, and ``mu_t mu_t^T`` is
+        removed with the labelled estimate of ``mu_t`` (formulas in
+        :mod:`rmt_alpha._data_covariance`).
+    X_target_unlabelled : array ``(m, p)`` of unlabelled target rows (``m >= 2``; balanced
+        classes assumed), transformed like the target.
 
     Returns
     -------
-    TaskEstimate, whose ``params`` feed ``optimal_alpha``/``test_accuracy``. The formulas
-    (unbiased ``Q_s = ||a||^2 - p c_s``, ``Q_t = ||b||^2 - p c_t``, ``I = a.b``;
+    TaskEstimate, whose ``params`` feed ``optimal_alpha``/``test_accuracy``. The isotropic
+    formulas (unbiased ``Q_s = ||a||^2 - p c_s``, ``Q_t = ||b||^2 - p c_t``, ``I = a.b``;
     ``mu = sqrt(Q_s)``, ``beta = I/Q_s``, ``mu_orth^2 = (Q_t - (I^2 - Var I)/Q_s)/(1 - beta^2)``)
-    and the delta-method standard errors are in the module docstring (rmt_alpha._data).
+    and the delta-method standard errors are in the module docstring (rmt_alpha._data); the
+    general ones in THEORY §11 and :mod:`rmt_alpha._data_covariance`.
     A ``RuntimeWarning`` is issued when an estimate had to be clipped to the model's range.
     """
     Xs, ys, Xt, yt = _check_pair(X_source, y_source, X_target, y_target)
     _check_counts("y_target", yt)
+    options = _covariance_options(covariance, target_covariance, X_target_unlabelled,
+                                  Xs.shape[1])
     src = prepare_source(Xs, ys, standardize=standardize, whiten=whiten, shrinkage=shrinkage,
                          center=center)
-    return _estimate(src, Xt, yt, match_target_noise=match_target_noise, stacklevel=3)
+    return _estimate(src, Xt, yt, match_target_noise=match_target_noise, **options,
+                     stacklevel=3)
+
+
+def _covariance_options(covariance, target_covariance, X_target_unlabelled, features):
+    """Validated ``covariance``, ``target_covariance`` and unlabelled rows (``Xu``)."""
+    dc.check_choice("covariance", covariance, dc.COVARIANCES)
+    if target_covariance is not None:
+        dc.check_choice("target_covariance", target_covariance, dc.TARGET_COVARIANCES)
+    Xu = None
+    if X_target_unlabelled is not None:
+        Xu = _features("X_target_unlabelled", X_target_unlabelled)
+        if Xu.shape[1] != features:
+            raise ValueError(f"mismatched feature counts: X_source has {features} features "
+                             f"(columns), X_target_unlabelled has {Xu.shape[1]}")
+        if Xu.shape[0] < 2:
+            raise ValueError("X_target_unlabelled must have at least 2 rows, got "
+                             f"{Xu.shape[0]}")
+    if covariance == "isotropic":
+        for name, value in (("target_covariance", target_covariance),
+                            ("X_target_unlabelled", X_target_unlabelled)):
+            if value is not None:
+                raise ValueError(f"{name} needs a general covariance model "
+                                 "(covariance='pooled' or 'class'), got covariance='isotropic'")
+        return dict(covariance=covariance)
+    if target_covariance is None:
+        target_covariance = "source" if Xu is None else "unlabelled"
+    if (target_covariance == "unlabelled") != (Xu is not None):
+        raise ValueError("target_covariance='unlabelled' needs X_target_unlabelled, and "
+                         "X_target_unlabelled is used only with target_covariance="
+                         f"'unlabelled' (got target_covariance={target_covariance!r})")
+    return dict(covariance=covariance, target_covariance=target_covariance, Xu=Xu)
 
 
 def _check_counts(name, y):
@@ -501,14 +647,12 @@ def prepare_source(X_source, y_source, *, standardize=True, whiten=False, shrink
                 f"from {dof} within-class degrees of freedom; the whitened noise is far from "
                 "isotropic on new data (estimates of mu and beta are biased). Prefer "
                 "whiten=False unless N >> p.", RuntimeWarning, stacklevel=3)
-        S = R.T @ R / dof
-        shrink_used = _ledoit_wolf(R, dof) if shrinkage is None else float(shrinkage)
-        m = np.trace(S) / S.shape[0]
-        St = (1.0 - shrink_used) * S + shrink_used * m * np.eye(S.shape[0])
+        St, shrink_used = dc.shrunk_covariance(R, dof, shrinkage)
         ev, U = np.linalg.eigh(St)
         ev = np.clip(ev, 1e-12 * ev.max(), None)
         W = (U * ev**-0.5) @ U.T
-        W = W * np.sqrt(S.shape[0] / np.trace(W @ S @ W))  # mean noise variance 1 in the source
+        RW = R @ W
+        W = W * np.sqrt(St.shape[0] * dof / np.sum(RW * RW))  # mean noise variance 1 (source)
         whitener = W
         R = R @ W
     tf = _Transform(keep=keep, scale=scale, whitener=whitener, center_source=mid_s,
@@ -527,11 +671,13 @@ def prepare_source(X_source, y_source, *, standardize=True, whiten=False, shrink
     return _Source(X=Xs, y=ys, Z=Z, R=R, a=a, cs=float(cs), dof=dof, trS=trS, trS2=trS2,
                    aSa=float(Ra @ Ra) / dof, transform=tf,
                    settings=dict(standardize=mode, whiten=bool(whiten), center=bool(center),
-                                 shrinkage=shrink_used))
+                                 shrinkage=shrink_used, shrinkage_given=shrinkage))
 
 
-def _estimate(src: _Source, Xt, yt, *, match_target_noise=False, stacklevel=2) -> TaskEstimate:
-    """The target half of :func:`estimate_task`; ``Xt, yt`` validated, labels ±1."""
+def _estimate(src: _Source, Xt, yt, *, match_target_noise=False, covariance="isotropic",
+              target_covariance=None, Xu=None, stacklevel=2) -> TaskEstimate:
+    """The target half of :func:`estimate_task`; ``Xt, yt`` validated, labels ±1; the
+    covariance options validated by :func:`_covariance_options`."""
     if Xt.shape[1] != src.X.shape[1]:
         raise ValueError(f"mismatched feature counts: X_source has {src.X.shape[1]} features "
                          f"(columns), X_target has {Xt.shape[1]}")
@@ -614,14 +760,22 @@ def _estimate(src: _Source, Xt, yt, *, match_target_noise=False, stacklevel=2) -
                       f"source {frac_pos_s:.2f}, target {frac_pos_t:.2f}); the theory assumes "
                       "balanced classes", RuntimeWarning, stacklevel=stacklevel)
 
+    general = None
+    if covariance != "isotropic":
+        general = dc.estimate(covariance, target_covariance, src.Z, src.y, Zt, yt,
+                              None if Xu is None else tf.apply(Xu, "target"),
+                              shrinkage=src.settings["shrinkage_given"])
     return TaskEstimate(
         p=int(p), N=int(N), n=int(n), mu=mu, mu_orth=mu_orth, beta=beta,
         se=se, naive=naive,
         unbiased=dict(mu2=Qs, M=Qt, inner=I),
         bias=dict(mu2=float(p * cs), M=float(p * ct), inner2=float(var_I)),
-        cov=cov, clipped=tuple(clips), diagnostics=diagnostics, assumptions=ASSUMPTIONS,
-        settings=dict(src.settings, match_target_noise=bool(match_target_noise)),
+        cov=cov, clipped=tuple(clips), diagnostics=diagnostics,
+        assumptions=ASSUMPTIONS if general is None else GENERAL_ASSUMPTIONS,
+        settings=dict(src.settings, match_target_noise=bool(match_target_noise),
+                      covariance=covariance, target_covariance=target_covariance),
         X_source=src.Z, y_source=src.y, X_target=Zt, y_target=yt, _transform=tf,
+        general=general,
     )
 
 
