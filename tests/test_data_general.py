@@ -11,10 +11,7 @@ from scipy.special import ndtr
 import rmt_alpha as ra
 from rmt_alpha import _data_covariance as dc
 
-try:
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover
-    threadpool_limits = None
+from rmt_alpha._blas import one_blas_thread
 
 G = dict(gamma=0.5, gamma_src=1.0)
 THEORY = ("test_accuracy", "test_error", "test_risk", "score_moments", "optimal_alpha",
@@ -26,12 +23,9 @@ MODES = [("pooled", "source"), ("pooled", "labelled"), ("pooled", "unlabelled"),
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_blas_thread():
-    if threadpool_limits is None:
+def _small_matrices_one_blas_thread():
+    with one_blas_thread():
         yield
-    else:
-        with threadpool_limits(1):
-            yield
 
 
 def truth(p=12, seed=7, shared=True):
