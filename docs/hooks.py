@@ -90,11 +90,14 @@ def execute_notebook(src: Path, dest: Path, timeout: int = 900) -> Path:
     import nbformat
     from nbclient import NotebookClient
 
-    os.environ.setdefault("RMT_ALPHA_CI", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars (nor ipywidgets warnings)
+    env = dict(os.environ)
+    env.setdefault("RMT_ALPHA_CI", "1")
+    # A static page shows no progress bar: none, and no warning that ipywidgets is missing.
+    env.setdefault("TQDM_DISABLE", "1")
+    env.setdefault("PYTHONWARNINGS", "ignore:IProgress not found")
     nb = nbformat.read(src, as_version=4)
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(src.parent)}}).execute()
+                   resources={"metadata": {"path": str(src.parent)}}).execute(env=env)
     dest.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, dest)
     return dest
@@ -197,8 +200,9 @@ def gallery_markdown() -> str:
         "Every notebook in `notebooks/`, executed when the site was built at its CI size "
         "(`RMT_ALPHA_CI=1`: fewer trials and points, so these figures are noisier than those in "
         "`figures/`). Each one describes its setting, computes, plots and prints its "
-        "theory-vs-simulation table. Run `RMT_ALPHA_CI=0 jupyter lab notebooks/` (or download "
-        "a notebook from its page) for the full size.\n",
+        "theory-vs-simulation table. For the full size, download a notebook from its page and "
+        "run it with `RMT_ALPHA_CI=0`, or run them all: "
+        "`RMT_ALPHA_CI=0 python -m pytest tests/test_docs.py -k notebook`.\n",
     ]
     for path in notebooks():
         out.append(f"## [{notebook_title(path)}](notebooks/{path.name})\n")
@@ -292,6 +296,8 @@ def on_page_content(content, page, config, files):
         content = _CDN_SCRIPT.sub("", _MATHJAX_CONFIG.sub("", content))
     if page.file.src_uri == "api.md":
         content = _resolve_roles(content, page)
+    if page.file.src_uri in WIDE_PAGES:
+        content = f'<div class="wide-tables">{content}</div>'  # see css/extra.css
     try:
         return unicode_math.typeset_html(content)
     except ValueError as exc:
