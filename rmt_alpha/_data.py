@@ -547,12 +547,11 @@ def estimate_task(X_source: ArrayLike, y_source: ArrayLike, X_target: ArrayLike,
     """
     Xs, ys, Xt, yt = _check_pair(X_source, y_source, X_target, y_target)
     _check_counts("y_target", yt)
-    options = _covariance_options(covariance, target_covariance, X_target_unlabelled,
-                                  Xs.shape[1])
+    _covariance_options(covariance, target_covariance, X_target_unlabelled, Xs.shape[1])
     src = prepare_source(Xs, ys, standardize=standardize, whiten=whiten, shrinkage=shrinkage,
                          center=center)
-    return _estimate(src, Xt, yt, match_target_noise=match_target_noise, **options,
-                     stacklevel=3)
+    return _estimate(src, Xt, yt, match_target_noise=match_target_noise, covariance=covariance,
+                     target_covariance=target_covariance, Xu=X_target_unlabelled, stacklevel=3)
 
 
 def _covariance_options(covariance, target_covariance, X_target_unlabelled, features):
@@ -676,8 +675,9 @@ def prepare_source(X_source, y_source, *, standardize=True, whiten=False, shrink
 
 def _estimate(src: _Source, Xt, yt, *, match_target_noise=False, covariance="isotropic",
               target_covariance=None, Xu=None, stacklevel=2) -> TaskEstimate:
-    """The target half of :func:`estimate_task`; ``Xt, yt`` validated, labels ±1; the
-    covariance options validated by :func:`_covariance_options`."""
+    """The target half of :func:`estimate_task`; ``Xt, yt`` validated, labels ±1; ``Xu`` the
+    unlabelled target rows as given."""
+    opts = _covariance_options(covariance, target_covariance, Xu, src.X.shape[1])
     if Xt.shape[1] != src.X.shape[1]:
         raise ValueError(f"mismatched feature counts: X_source has {src.X.shape[1]} features "
                          f"(columns), X_target has {Xt.shape[1]}")
@@ -762,7 +762,8 @@ def _estimate(src: _Source, Xt, yt, *, match_target_noise=False, covariance="iso
 
     general = None
     if covariance != "isotropic":
-        general = dc.estimate(covariance, target_covariance, src.Z, src.y, Zt, yt,
+        Xu = opts.get("Xu")
+        general = dc.estimate(covariance, opts["target_covariance"], src.Z, src.y, Zt, yt,
                               None if Xu is None else tf.apply(Xu, "target"),
                               shrinkage=src.settings["shrinkage_given"])
     return TaskEstimate(
@@ -773,7 +774,7 @@ def _estimate(src: _Source, Xt, yt, *, match_target_noise=False, covariance="iso
         cov=cov, clipped=tuple(clips), diagnostics=diagnostics,
         assumptions=ASSUMPTIONS if general is None else GENERAL_ASSUMPTIONS,
         settings=dict(src.settings, match_target_noise=bool(match_target_noise),
-                      covariance=covariance, target_covariance=target_covariance),
+                      covariance=covariance, target_covariance=opts.get("target_covariance")),
         X_source=src.Z, y_source=src.y, X_target=Zt, y_target=yt, _transform=tf,
         general=general,
     )

@@ -28,12 +28,14 @@ scikit-learn is imported only by :func:`load_digits_data` (``pip install rmt_alp
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import warnings
 
 import numpy as np
 
 from ._blas import one_blas_thread
+from . import _data_covariance as dc
 from ._data import _estimate, _fit_target, prepare_source, source_weight
 
 #: ``(source pair, target pair)``; the first digit of a pair is class +1.
@@ -55,6 +57,18 @@ VARIANTS = {
 }
 
 DEFAULT_ALPHAS = np.round(np.linspace(-2.0, 6.0, 81), 10)
+
+#: the general theory with the task from all target images (estimate_task keywords; unshrunk):
+#: class-dependent covariances, the target's from its labelled pool (n = 131-343 >> 0)
+GENERAL_POOL = dict(covariance="class", target_covariance="labelled")
+
+#: the practitioner's general theory from the n labelled points: one covariance per task, the
+#: target's = the source's rescaled to the target's noise level (THEORY §11.2)
+GENERAL_DRAW = dict(covariance="pooled", target_covariance="source")
+
+#: the practitioner's covariance shrinkage, by key suffix: Ledoit-Wolf (the package's default)
+#: and none (THEORY_GENERAL §10's practitioner)
+GENERAL_SHRINKAGES = {"": None, "_s0": 0.0}
 
 
 def load_digits_data():
@@ -103,36 +117,53 @@ def _draw_indices(rng, yp, n):
     return tr, np.flatnonzero(mask)
 
 
-def _curves(Xs, ys, Xp, yp, *, n, alphas, trials, gamma, gamma_src, variant_kwargs, rng):
+def _curves(Xs, ys, Xp, yp, *, n, alphas, trials, gamma, gamma_src, variant_kwargs, rng,
+            fixed_alphas=(), general=True):
     """Per-draw empirical accuracy curves (trials x alphas), the accuracy at the draw's own
-    predicted alpha*, the per-draw predicted curves and alpha*s, and the mean and standard
-    deviation of the signed test scores ``y w_alpha^T x`` (trials x alphas)."""
+    predicted alpha* (isotropic and, with ``general``, the general theory's of
+    :data:`GENERAL_DRAW` with the trained source, once per entry of
+    :data:`GENERAL_SHRINKAGES`; an infinite alpha* is used as +-1e6), the per-draw predicted
+    curves and alpha*s, the accuracy at each of ``fixed_alphas`` (trials x len), and the mean
+    and standard deviation of the signed test scores ``y w_alpha^T x`` (trials x alphas)."""
     kw = dict(variant_kwargs)
     match_target_noise = kw.pop("match_target_noise", False)
     src = prepare_source(Xs, ys, **kw)
     w_src = source_weight(src.Z, src.y, gamma_src)
-    k = len(alphas)
-    emp = np.empty((trials, k))
-    pred = np.empty((trials, k))
-    smean = np.empty((trials, k))
-    ssd = np.empty((trials, k))
-    a_draw = np.empty(trials)
-    acc_draw = np.empty(trials)
+    sources = {sfx: dataclasses.replace(src, settings=dict(src.settings, shrinkage_given=sh))
+               for sfx, sh in (GENERAL_SHRINKAGES.items() if general else ())}
+    k, f = len(alphas), len(fixed_alphas)
+    out = {name: np.full((trials, k), np.nan) for name in
+           ("emp", "pred", "pred_general", "score_mean", "score_sd")}
+    out.update({name + sfx: np.full(trials, np.nan) for name in ("a_draw", "acc_draw")
+                for sfx in ("", *(f"_general{x}" for x in sources))})
+    out["acc_fixed"] = np.empty((trials, f))
+    g = dict(gamma=gamma, gamma_src=gamma_src)
     for t in range(trials):
         tr, te = _draw_indices(rng, yp, n)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # clips are recorded, not shown
             est = _estimate(src, Xp[tr], yp[tr], match_target_noise=match_target_noise)
-        a_draw[t] = est.optimal_alpha(gamma=gamma, gamma_src=gamma_src)
-        pred[t] = est.test_accuracy(alphas, gamma=gamma, gamma_src=gamma_src)
-        ft = _fit_target(w_src, est.X_target, est.y_target, np.append(alphas, a_draw[t]),
-                         gamma, gamma_src)
+            ests = {sfx: _estimate(sg, Xp[tr], yp[tr], match_target_noise=match_target_noise,
+                                   **GENERAL_DRAW) for sfx, sg in sources.items()}
+        out["a_draw"][t] = est.optimal_alpha(**g)
+        out["pred"][t] = est.test_accuracy(alphas, **g)
+        for sfx, e in ests.items():
+            out[f"a_draw_general{sfx}"][t] = e.optimal_alpha(**g, source_model="trained")
+        if "" in ests:
+            out["pred_general"][t] = ests[""].test_accuracy(alphas, **g, source_model="trained")
+        draws = ["a_draw", *(f"a_draw_general{sfx}" for sfx in ests)]
+        extra = np.clip([out[d][t] for d in draws], -1e6, 1e6)
+        ft = _fit_target(w_src, est.X_target, est.y_target,
+                         np.concatenate([alphas, extra, fixed_alphas]), gamma, gamma_src)
         margin = ft.decision_function(est.transform_target(Xp[te])) * yp[te]
         acc = np.mean((margin > 0) + 0.5 * (margin == 0), axis=-1)  # as FineTuned.accuracy
-        emp[t], acc_draw[t] = acc[:-1], acc[-1]
-        smean[t], ssd[t] = margin[:-1].mean(axis=1), margin[:-1].std(axis=1)
-    return dict(emp=emp, pred=pred, a_draw=a_draw, acc_draw=acc_draw, src=src,
-                score_mean=smean, score_sd=ssd)
+        out["emp"][t] = acc[:k]
+        for j, d in enumerate(draws):
+            out["acc" + d[1:]][t] = acc[k + j]
+        out["acc_fixed"][t] = acc[acc.size - f:]
+        out["score_mean"][t], out["score_sd"][t] = margin[:k].mean(axis=1), margin[:k].std(axis=1)
+    out["src"] = src
+    return out
 
 
 def _mean_se(x, axis=0):
@@ -163,32 +194,81 @@ def gaussian_twin(params, *, n_test, N_pos, rng):
     return Xs, ys, Xp, yp
 
 
+def gaussian_twin_general(moments, *, N, N_pos, pool_size, rng):
+    """Synthetic THEORY §9 data with the given ``moments`` (``source_mean``, ``target_mean``,
+    ``source_cov``, ``target_cov``, covariances a matrix or a ``(C_plus, C_minus)`` pair):
+    ``N_pos`` of ``N`` source points of class +1, a balanced target pool of ``pool_size``."""
+
+    def rows(m, m_pos, mean, cov):
+        y = np.where(np.arange(m) < m_pos, 1.0, -1.0)
+        X = np.empty((m, mean.size))
+        for cls, C in zip((1.0, -1.0), cov if isinstance(cov, tuple) else (cov, cov)):
+            lam, U = np.linalg.eigh(C)
+            F = U * np.sqrt(np.maximum(lam, 0.0))  # F F^T = C (singular C allowed)
+            sel = y == cls
+            X[sel] = cls * mean + rng.standard_normal((sel.sum(), mean.size)) @ F.T
+        return X, y
+
+    Xs, ys = rows(N, N_pos, moments["source_mean"], moments["source_cov"])
+    Xp, yp = rows(pool_size, pool_size // 2, moments["target_mean"], moments["target_cov"])
+    return Xs, ys, Xp, yp
+
+
+def _twin_moments(src, moments):
+    """The twin's true target moments in the coordinates its own pipeline works in: the
+    transformation ``z = T^T (x - c)[keep]`` of :class:`rmt_alpha._data._Transform` (scales,
+    whitener) applied to the mean and the class covariances."""
+    tf = src.transform
+    T = np.diag(1.0 / tf.scale)
+    if tf.whitener is not None:
+        T = T @ tf.whitener
+    k = tf.keep
+    covs = moments["target_cov"]
+    return dict(target_mean=T.T @ moments["target_mean"][k],
+                target_cov=tuple(T.T @ C[np.ix_(k, k)] @ T for C in covs))
+
+
 def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gamma_src=1.0,
-             variant="standardized", twin=True, seed=0, data=None):
+             variant="standardized", twin=True, general=True, seed=0, data=None):
     """One (source pair, target pair, n, preprocessing variant): the summary numbers and the
     curves. ``variant`` is a name in :data:`VARIANTS` or a dict of ``estimate_task`` keywords.
-    Returns ``dict(row=..., curves=...)``: CSV-friendly scalars and numpy arrays."""
-    from ._theory import score_moments
+    ``general``: also the general-covariance theory (THEORY §9, §11) beside the isotropic one
+    (task from all target images: :data:`GENERAL_POOL`; from the ``n`` points:
+    :data:`GENERAL_DRAW` with Ledoit-Wolf shrinkage and unshrunk, keys ending in ``_s0``; the
+    trained source classifier), and, with ``twin``, a general Gaussian twin. Returns ``dict(row=..., curves=...)``: CSV-friendly scalars and arrays."""
+    from ._theory import score_moments, test_accuracy
 
     X, digit = load_digits_data() if data is None else data
     alphas = np.asarray(alphas, dtype=np.float64)
     kw = dict(VARIANTS[variant]) if isinstance(variant, str) else dict(variant)
     vname = variant if isinstance(variant, str) else "custom"
+    match = kw.get("match_target_noise", False)
     rng = np.random.default_rng(seed)
     Xs, ys, Xp, yp = split_pair_data(X, digit, source, target, rng)
-    c = _curves(Xs, ys, Xp, yp, n=n, alphas=alphas, trials=trials, gamma=gamma,
-                gamma_src=gamma_src, variant_kwargs=kw, rng=rng)
-    emp, pred, a_draw, acc_draw = c["emp"], c["pred"], c["a_draw"], c["acc_draw"]
 
+    # the theory with the task from all target images (the draws do not enter it)
+    src = prepare_source(Xs, ys, **{k: v for k, v in kw.items() if k != "match_target_noise"})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        pool = _estimate(c["src"], Xp, yp, match_target_noise=kw.get("match_target_noise", False))
+        pool = _estimate(src, Xp, yp, match_target_noise=match)
     theory = dict(gamma=gamma, gamma_src=gamma_src, n=n)
-    th = np.asarray(pool.test_accuracy(alphas, **theory))
     a_star = float(pool.optimal_alpha(**theory))
+    fixed = [a_star]
+    if general:
+        unshrunk = dataclasses.replace(src, settings=dict(src.settings, shrinkage_given=0.0))
+        pool_g = _estimate(unshrunk, Xp, yp, match_target_noise=match, **GENERAL_POOL)
+        pool_gr = _estimate(unshrunk, Xp, yp, match_target_noise=match, covariance="pooled",
+                            target_covariance="labelled")
+        a_star_g = float(pool_g.optimal_alpha(**theory, source_model="trained"))
+        fixed.append(a_star_g)
+    c = _curves(Xs, ys, Xp, yp, n=n, alphas=alphas, trials=trials, gamma=gamma,
+                gamma_src=gamma_src, variant_kwargs=kw, rng=rng,
+                fixed_alphas=[a if np.isfinite(a) else 0.0 for a in fixed], general=general)
+    emp, pred, a_draw, acc_draw = c["emp"], c["pred"], c["a_draw"], c["acc_draw"]
+
+    th = np.asarray(pool.test_accuracy(alphas, **theory))
     a_star_se = pool.optimal_alpha_se(**theory)
-    m_th, e2_th = score_moments(alphas, n, pool.p, N=pool.N, mu=pool.mu, mu_orth=pool.mu_orth,
-                                beta=pool.beta, gamma=gamma, gamma_src=gamma_src)
+    m_th, e2_th = score_moments(alphas, **pool.theory_kwargs(**theory))
     sd_th = np.sqrt(e2_th - m_th**2)
 
     mean, se = _mean_se(emp)
@@ -219,6 +299,7 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
         acc_alpha1=float(mean[i1]), acc_alpha1_se=float(se[i1]),
         acc_alpha_star=float(acc_draw.mean()),
         acc_alpha_star_se=float(acc_draw.std(ddof=1) / np.sqrt(trials)),
+        acc_pool_alpha_star=float(c["acc_fixed"][:, 0].mean()),
         acc_best=float(mean[i_best]), acc_best_se=float(se[i_best]),
         gain_vs_alpha1=float(d1.mean()), gain_vs_alpha1_se=float(d1.std(ddof=1) / np.sqrt(trials)),
         gain_vs_alpha0=float(d0.mean()), gain_vs_alpha0_se=float(d0.std(ddof=1) / np.sqrt(trials)),
@@ -236,17 +317,71 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
                   theory_draw_mean=pred.mean(0), alpha_draw=a_draw, score_mean=s_mean,
                   score_sd=s_sd, theory_score_mean=m_th, theory_score_sd=sd_th)
 
+    if general:
+        kg = pool_g.theory_kwargs(**theory, source_model="trained")
+        th_g = np.asarray(test_accuracy(alphas, **kg))
+        m_g, e2p = score_moments(alphas, **kg, test_class=1)
+        _, e2m = score_moments(alphas, **kg, test_class=-1)
+        sd_g = np.sqrt(0.5 * (e2p + e2m) - m_g**2)  # both test classes, one score mean
+        row.update(
+            alpha_star_general=a_star_g,
+            alpha_star_general_ridge=float(pool_gr.optimal_alpha(**theory)),
+            acc_pool_alpha_star_general=float(c["acc_fixed"][:, 1].mean())
+            if np.isfinite(a_star_g) else float("nan"),
+            theory_gap_mean_general=float(np.mean(np.abs(th_g - mean))),
+            theory_gap_max_general=float(np.max(np.abs(th_g - mean))),
+            pred_acc_alpha1_general=float(th_g[i1]),
+            draw_theory_gap_mean_general=float(np.mean(np.abs(c["pred_general"].mean(0) - mean))),
+            pred_score_mean_alpha1_general=float(m_g[i1]),
+            pred_score_sd_alpha1_general=float(sd_g[i1]),
+            target_source_trace_ratio=pool_g.general.diagnostics["target_source_trace_ratio"],
+            effective_dimension_target=dc.effective_dimension(sum(pool_g.general.target_cov) / 2),
+        )
+        for sfx in GENERAL_SHRINKAGES:
+            a_g, acc_g = c[f"a_draw_general{sfx}"], c[f"acc_draw_general{sfx}"]
+            dg, db = acc_g - acc_draw, acc_g - emp[:, i_best]
+            row.update({
+                f"alpha_star_general_draw_median{sfx}": float(np.median(a_g)),
+                f"alpha_star_general_draw_q25{sfx}": float(np.quantile(a_g, 0.25)),
+                f"alpha_star_general_draw_q75{sfx}": float(np.quantile(a_g, 0.75)),
+                f"acc_alpha_star_general{sfx}": float(acc_g.mean()),
+                f"gain_general_vs_iso{sfx}": float(dg.mean()),
+                f"gain_general_vs_iso_se{sfx}": float(dg.std(ddof=1) / np.sqrt(trials)),
+                f"gain_general_vs_best{sfx}": float(db.mean()),
+                f"gain_general_vs_best_se{sfx}": float(db.std(ddof=1) / np.sqrt(trials)),
+            })
+        curves.update(theory_general=th_g, theory_draw_mean_general=c["pred_general"].mean(0),
+                      alpha_draw_general=c["a_draw_general"], theory_score_mean_general=m_g,
+                      theory_score_sd_general=sd_g)
+
     if twin:
         trng = np.random.default_rng(seed + 2)
         Xs2, ys2, Xp2, yp2 = gaussian_twin(
             dict(pool.params, n=n), n_test=yp.size - n, N_pos=int(np.sum(ys > 0)), rng=trng)
         c2 = _curves(Xs2, ys2, Xp2, yp2, n=n, alphas=alphas, trials=trials, gamma=gamma,
-                     gamma_src=gamma_src, variant_kwargs=kw, rng=trng)
+                     gamma_src=gamma_src, variant_kwargs=kw, rng=trng, general=False)
         m2, se2 = _mean_se(c2["emp"])
         row.update(twin_theory_gap_mean=float(np.mean(np.abs(th - m2))),
                    twin_best_alpha=float(alphas[int(np.argmax(m2))]),
                    twin_acc_alpha1=float(m2[i1]))
         curves.update(twin_mean=m2, twin_se=se2)
+    if twin and general:
+        # the general twin: Gaussian data with the pool's means and class covariances; its
+        # theory is the exact fixed-source one for its own trained source
+        trng = np.random.default_rng(seed + 3)
+        moments = dict(pool_g.params)
+        Xs3, ys3, Xp3, yp3 = gaussian_twin_general(
+            moments, N=pool.N, N_pos=int(np.sum(ys > 0)), pool_size=int(yp.size), rng=trng)
+        c3 = _curves(Xs3, ys3, Xp3, yp3, n=n, alphas=alphas, trials=trials, gamma=gamma,
+                     gamma_src=gamma_src, variant_kwargs=kw, rng=trng, general=False)
+        m3, se3 = _mean_se(c3["emp"])
+        src3 = c3["src"]
+        th3 = np.asarray(test_accuracy(alphas, n, src3.Z.shape[1],
+                                       source=source_weight(src3.Z, src3.y, gamma_src),
+                                       gamma=gamma, **_twin_moments(src3, moments)))
+        row.update(twin_general_theory_gap_mean=float(np.mean(np.abs(th3 - m3))),
+                   twin_general_best_alpha=float(alphas[int(np.argmax(m3))]))
+        curves.update(twin_general_mean=m3, twin_general_se=se3, twin_general_theory=th3)
     row["warnings"] = "; ".join(str(w.message) for w in caught)
     return dict(row=row, curves=curves)
 
@@ -254,10 +389,12 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
 def run_experiment(pairs=DEFAULT_PAIRS, ns=(20, 50), *, trials=200, alphas=DEFAULT_ALPHAS,
                    gamma=1.0, gamma_src=1.0,
                    variants=("standardized", "whitened", "whitened+matched"),
-                   twin_variants=("standardized",), seed=0):
+                   twin_variants=("standardized",), general_variants=("standardized",),
+                   seed=0):
     """Every (pair, n, variant). Returns a list of :func:`run_pair` results; seeds are fixed
     (``seed + 1000 * pair index + n``; the same seed across variants, so they see the same
-    draws)."""
+    draws). ``twin_variants`` / ``general_variants``: the variants that get the Gaussian
+    twins / the general-covariance theory."""
     data = load_digits_data()
     out = []
     with one_blas_thread():
@@ -266,8 +403,9 @@ def run_experiment(pairs=DEFAULT_PAIRS, ns=(20, 50), *, trials=200, alphas=DEFAU
                 for var in variants:
                     out.append(run_pair(s, t, n=n, trials=trials, alphas=alphas, gamma=gamma,
                                         gamma_src=gamma_src, variant=var,
-                                        twin=var in twin_variants, seed=seed + 1000 * k + n,
-                                        data=data))
+                                        twin=var in twin_variants,
+                                        general=var in general_variants,
+                                        seed=seed + 1000 * k + n, data=data))
     return out
 
 
@@ -283,13 +421,69 @@ README_COLUMNS = (
     ("source → target", "pair", "{}"),
     ("n", "n", "{}"),
     ("β̂", "beta", "{:.2f}"),
-    ("predicted α*", "alpha_star", "{:.2f}"),
+    ("α* iso", "alpha_star", "{:.2f}"),
+    ("α* general", "alpha_star_general", "{:.2f}"),
     ("empirical best α", "best_alpha", "{:.1f} ± {:.1f}", "best_alpha_se"),
-    ("acc. α = 0", "acc_alpha0", "{:.3f}"),
     ("acc. α = 1", "acc_alpha1", "{:.3f}"),
-    ("acc. α̂*", "acc_alpha_star", "{:.3f}"),
     ("acc. best α", "acc_best", "{:.3f}"),
-    ("theory acc. α = 1", "pred_acc_alpha1", "{:.3f}"),
+    ("acc. α̂* iso / general", "acc_alpha_star", "{:.3f} / {:.3f}", "acc_alpha_star_general"),
+    ("gap iso: mean / max", "theory_gap_mean", "{:.3f} / {:.3f}", "theory_gap_max"),
+    ("gap general: mean / max", "theory_gap_mean_general", "{:.3f} / {:.3f}",
+     "theory_gap_max_general"),
+)
+
+#: THEORY_GENERAL §10's first table: alpha* and the gaps of both theories (task from all
+#: target images) and the general Gaussian twin's gap
+GENERAL_COLUMNS = (
+    ("source → target", "pair", "{}"),
+    ("n", "n", "{}"),
+    ("β̂", "beta", "{:.2f}"),
+    ("empirical best α", "best_alpha", "{:.1f} ± {:.1f}", "best_alpha_se"),
+    ("iso α*", "alpha_star", "{:.2f}"),
+    ("general α* (trained w̃, Ct±)", "alpha_star_general", "{:.2f}"),
+    ("general α* (ridge, pooled Cs, Ct)", "alpha_star_general_ridge", "{:.2f}"),
+    ("max gap iso", "theory_gap_max", "{:.3f}"),
+    ("max gap general", "theory_gap_max_general", "{:.3f}"),
+    ("mean gap iso", "theory_gap_mean", "{:.3f}"),
+    ("mean gap general", "theory_gap_mean_general", "{:.3f}"),
+    ("general twin gap (mean)", "twin_general_theory_gap_mean", "{:.3f}"),
+)
+
+#: following each theory: held-out accuracy at the all-images alpha*s and at the per-draw
+#: predictions from the n labelled points, with Ledoit-Wolf shrinkage (the package's default)
+#: and unshrunk (THEORY_GENERAL §10's second table)
+FOLLOWING_COLUMNS = (
+    ("source → target", "pair", "{}"),
+    ("n", "n", "{}"),
+    ("acc. iso α* (all images)", "acc_pool_alpha_star", "{:.4f}"),
+    ("acc. general α* (all images)", "acc_pool_alpha_star_general", "{:.4f}"),
+    ("acc. best α", "acc_best", "{:.4f}"),
+    ("acc. iso α̂*", "acc_alpha_star", "{:.4f}"),
+    ("median general α̂* (n pts) [quartiles]", "alpha_star_general_draw_median",
+     "{:+.2f} [{:+.2f}, {:+.2f}]", "alpha_star_general_draw_q25", "alpha_star_general_draw_q75"),
+    ("acc. general α̂*", "acc_alpha_star_general", "{:.4f}"),
+    ("general − iso (paired)", "gain_general_vs_iso", "{:+.4f} ± {:.4f}", "gain_general_vs_iso_se"),
+    ("general − best", "gain_general_vs_best", "{:+.4f} ± {:.4f}", "gain_general_vs_best_se"),
+    ("unshrunk: median general α̂* [quartiles]", "alpha_star_general_draw_median_s0",
+     "{:+.2f} [{:+.2f}, {:+.2f}]", "alpha_star_general_draw_q25_s0",
+     "alpha_star_general_draw_q75_s0"),
+    ("unshrunk: acc. general α̂*", "acc_alpha_star_general_s0", "{:.4f}"),
+    ("unshrunk: general − iso", "gain_general_vs_iso_s0", "{:+.4f} ± {:.4f}",
+     "gain_general_vs_iso_se_s0"),
+)
+
+#: the score y w_alpha^T x on held-out images at alpha = 1: measured and both predictions
+SCORE_COLUMNS = (
+    ("source → target", "pair", "{}"),
+    ("n", "n", "{}"),
+    ("mean: measured", "score_mean_alpha1", "{:.3f}"),
+    ("iso", "pred_score_mean_alpha1", "{:.3f}"),
+    ("general", "pred_score_mean_alpha1_general", "{:.3f}"),
+    ("sd: measured", "score_sd_alpha1", "{:.3f}"),
+    ("iso", "pred_score_sd_alpha1", "{:.3f}"),
+    ("general", "pred_score_sd_alpha1_general", "{:.3f}"),
+    ("noise ratio tr Ct / tr Cs", "target_noise_ratio", "{:.2f}"),
+    ("eff. dim. of Ct", "effective_dimension_target", "{:.1f}"),
 )
 
 FULL_COLUMNS = (
@@ -378,21 +572,29 @@ def plot_transfer(results, *, variant="standardized", n=20, ncols=4, scatter=Tru
                         color="C0", alpha=0.25, lw=0)
         ax.plot(a, c["emp_mean"], "o", ms=2.2, color="C0",
                 label="digits: fine_tune (mean ± 2 s.e.)")
-        ax.plot(a, c["theory"], "-", color="C3", label="theory, task from all target images")
+        ax.plot(a, c["theory"], "-", color="C3",
+                label="isotropic theory, task from all target images")
+        if "theory_general" in c:
+            ax.plot(a, c["theory_general"], "-", color="C2", lw=1.4,
+                    label="general theory (THEORY §9), task from all target images")
+            ax.axvline(row["alpha_star_general"], color="C2", lw=0.8)
         ax.plot(a, c["theory_draw_mean"], "--", color="C1", lw=1,
-                label=f"theory, task from the n = {n} points (mean)")
+                label=f"isotropic theory, task from the n = {n} points (mean)")
         if "twin_mean" in c:
             ax.plot(a, c["twin_mean"], ":", color="0.35", lw=1.3,
-                    label="Gaussian twin: fine_tune on model data")
+                    label="isotropic Gaussian twin: fine_tune on THEORY §1 data")
         ax.axvline(row["alpha_star"], color="C3", lw=0.8)
         ax.axvline(row["best_alpha"], color="C0", lw=0.8, ls="--")
-        lo = min(np.nanmin(c["emp_mean"]), np.nanmin(c["theory"]))
+        lo = min(np.nanmin(c["emp_mean"]), np.nanmin(c["theory"]),
+                 np.nanmin(c.get("theory_general", c["theory"])))
         ax.set_ylim(max(lo - 0.02, 0.0), 1.005)
+        star = f"{row['alpha_star']:.2f}"
+        if "alpha_star_general" in row:
+            star = f"{star} (iso), {row['alpha_star_general']:.2f} (general)"
         ax.set_title(f"{row['source']} → {row['target']}:  "
-                     rf"$\hat\beta$ = {row['beta']:.2f}" "\n"
-                     rf"$\alpha^*$ = {row['alpha_star']:.2f},  "
-                     rf"best $\alpha$ = {row['best_alpha']:.1f}",
-                     fontsize=8.5)
+                     rf"$\hat\beta$ = {row['beta']:.2f},  "
+                     rf"best $\alpha$ = {row['best_alpha']:.1f}" "\n"
+                     rf"$\alpha^*$ = {star}", fontsize=8.5)
         ax.tick_params(labelsize=7)
         ax.set_xlabel(r"$\alpha$", fontsize=8)
         ax.grid(alpha=0.3)
@@ -404,10 +606,15 @@ def plot_transfer(results, *, variant="standardized", n=20, ncols=4, scatter=Tru
             rows = [r["row"] for r in results if r["row"]["variant"] == var and r["row"]["n"] == n]
             ax.errorbar([q["alpha_star"] for q in rows], [q["best_alpha"] for q in rows],
                         yerr=[q["best_alpha_se"] for q in rows], fmt="os^"[k % 3], ms=4,
-                        color=f"C{k + 4}", lw=0.8, label=var)
+                        color=f"C{k + 4}", lw=0.8, label=f"{var}, isotropic")
+            gen = [q for q in rows if "alpha_star_general" in q]
+            if gen:
+                ax.errorbar([q["alpha_star_general"] for q in gen], [q["best_alpha"] for q in gen],
+                            yerr=[q["best_alpha_se"] for q in gen], fmt="D", ms=4, color="C2",
+                            lw=0.8, label=f"{var}, general")
         lim = [-2.1, 6.1]
         ax.plot(lim, lim, color="0.5", lw=0.8)
-        ax.set_xlim(-0.6, 1.4)
+        ax.set_xlim(-0.6, 2.0)
         ax.set_ylim(*lim)
         ax.set_xlabel(r"predicted $\alpha^*$", fontsize=8)
         ax.set_ylabel(r"empirical best $\alpha$ (± s.e.)", fontsize=8)
@@ -416,8 +623,8 @@ def plot_transfer(results, *, variant="standardized", n=20, ncols=4, scatter=Tru
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.045, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
 

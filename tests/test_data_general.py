@@ -379,3 +379,35 @@ def test_bad_method_arguments():
         task.test_accuracy(1.0, gamma=1.0, gamma_src=-1.0, source_model="trained")
     with pytest.raises(ValueError, match="gamma"):
         task.test_accuracy(1.0, gamma=0.0, gamma_src=1.0)
+
+
+# ----------------------------------------------------------------------------- digits
+
+
+def test_digits_general_theory_reproduces_theory_general_section_10(tmp_path):
+    """THEORY_GENERAL §10 was made with a separate reference implementation. 6 vs 8 -> 5 vs 9,
+    n = 20, its 150 draws (seed 20): the unshrunk practitioner's median alpha-hat* +0.36
+    [+0.30, +0.47] and held-out accuracy 0.9728, the all-images general alpha* 0.89 (the
+    package rescales the pool's mean to its unbiased norm: 0.90), the general mean gap 0.017
+    (isotropic 0.039), the accuracy 0.9757 at the general alpha* (isotropic alpha*: 0.9683)."""
+    pytest.importorskip("sklearn")
+    from rmt_alpha import digits
+
+    res = digits.run_pair((6, 8), (5, 9), n=20, trials=150, twin=False, seed=20)
+    row = res["row"]
+    assert row["alpha_star_general_draw_median_s0"] == pytest.approx(0.36, abs=0.005)
+    assert row["alpha_star_general_draw_q25_s0"] == pytest.approx(0.30, abs=0.005)
+    assert row["alpha_star_general_draw_q75_s0"] == pytest.approx(0.47, abs=0.005)
+    assert row["acc_alpha_star_general_s0"] == pytest.approx(0.9728, abs=0.00005)
+    assert row["alpha_star_general"] == pytest.approx(0.89, abs=0.015)
+    assert row["theory_gap_mean_general"] == pytest.approx(0.017, abs=0.0015)
+    assert row["theory_gap_mean"] == pytest.approx(0.039, abs=0.0005)
+    assert row["acc_pool_alpha_star_general"] == pytest.approx(0.9757, abs=0.00005)
+    assert row["acc_pool_alpha_star"] == pytest.approx(0.9683, abs=0.00005)
+    assert row["alpha_star_general_ridge"] == pytest.approx(0.87, abs=0.015)
+    for columns in (digits.README_COLUMNS, digits.FOLLOWING_COLUMNS, digits.SCORE_COLUMNS):
+        assert "—" not in digits.markdown_table([row], columns)
+    assert digits.markdown_table([row], digits.GENERAL_COLUMNS).count("—") == 1  # no twin
+    fig = digits.plot_transfer([res], n=20)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert any("general theory" in lab for lab in labels)
