@@ -19,6 +19,9 @@ class covariances of one task that do not commute are kept dense (O(p^3)).
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
@@ -119,6 +122,10 @@ def _validate_one(name, x, p):
             f"{name} must be symmetric (max |C - C^T| = {asym:.3g}, "
             f"relative {asym / scale:.3g} > {SYMMETRY_RTOL:g})"
         )
+    key = (a.shape, hashlib.blake2b(np.ascontiguousarray(a).data, digest_size=16).digest())
+    cached = _EIGH_CACHE.get(key)
+    if cached is not None:
+        return Cov(name, *cached)
     a = 0.5 * (a + a.T)
     lam, U = np.linalg.eigh(a)
     norm = np.max(np.abs(lam))
@@ -130,7 +137,40 @@ def _validate_one(name, x, p):
     if lam[0] < 0:  # rounding: rebuild the matrix from the clipped spectrum
         lam = np.maximum(lam, 0.0)
         a = (U * lam) @ U.T
+    _EIGH_CACHE.put(key, (a, (lam, U)), 2 * a.nbytes)
     return Cov(name, a, (lam, U))
+
+
+class _LRU:
+    """The validated matrices and eigendecompositions of the last dense covariances seen
+    (keyed by content), so that repeated calls with the same covariance (a sweep over gamma, an
+    optimiser) factorise it once. At most ``max_bytes``; thread-safe."""
+
+    def __init__(self, max_bytes):
+        self.max_bytes, self.bytes, self.items = max_bytes, 0, OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key][0]
+        return None
+
+    def put(self, key, value, nbytes):
+        if nbytes > self.max_bytes:
+            return
+        with self.lock:
+            if key in self.items:
+                return
+            self.items[key] = (value, nbytes)
+            self.bytes += nbytes
+            while self.bytes > self.max_bytes:
+                _, (_, size) = self.items.popitem(last=False)
+                self.bytes -= size
+
+
+_EIGH_CACHE = _LRU(max_bytes=2**28)
 
 
 # ----------------------------------------------------------------------------------------

@@ -710,3 +710,20 @@ def test_numpy_input_does_not_import_jax():
                          timeout=120, check=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["jax"] is False and np.isfinite(res["a"])
+
+
+def test_dense_factorisations_are_reused_by_content():
+    """The eigendecomposition cache is keyed by the matrix's content: an array changed in
+    place between two calls is factorised again."""
+    C = _rot(LT)
+    kw = dict(gamma=0.3, source=W_FIXED, target_mean=BASE["target_mean"], target_cov=C)
+    first = ra.optimal_alpha(30, P, **kw)
+    assert ra.optimal_alpha(30, P, **kw) == first
+    C *= 2.0  # in place
+    assert ra.optimal_alpha(30, P, **kw) != first
+    # (2C, sqrt2 mu, 2 gamma, w~/sqrt2) is the original task (scale invariance, THEORY §9.6)
+    scaled = dict(kw, gamma=0.6, source=W_FIXED / np.sqrt(2),
+                  target_mean=np.sqrt(2) * kw["target_mean"])
+    np.testing.assert_allclose(ra.test_accuracy(0.7, 30, P, **scaled),
+                               ra.test_accuracy(0.7, 30, P, **dict(kw, target_cov=_rot(LT))),
+                               rtol=1e-12)
