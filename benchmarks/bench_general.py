@@ -1,0 +1,228 @@
+"""Cost of the general-covariance closed forms (THEORY §9.7).
+
+* diagonal covariances (the O(p) path): ``test_accuracy`` on 101 alphas and ``optimal_alpha``
+  for the general ridge source at p = 10^3, 10^4, 10^5 (N = 4p, n = p/4), shared and
+  class-dependent; baseline in the same process: the isotropic ridge-source call;
+* dense covariances at p = 2000: non-commuting source and target covariances (each task in its
+  own eigenbasis), one dense covariance for both tasks (a common eigenbasis), and a
+  class-dependent pair that does not commute (dense resolvents); the first call of each
+  factorises the covariances ("cold"), later calls reuse them ("warm"); baseline: one
+  ``numpy.linalg.eigh`` of a p x p matrix in the same process;
+* naive baseline at p = 400: the definitions of THEORY §9.2-§9.4 evaluated literally with dense
+  matrices (fixed-point iteration for delta with a matrix inverse per step, explicit Qbar and
+  X_A), as one would write them from the paper; checked against the package.
+
+Everything runs with one BLAS thread (what the package does for dense covariances from
+p = 64 on), so that the baselines and the package are timed alike.
+
+Run:  python benchmarks/bench_general.py [--repeat 3] [--quick]
+Writes benchmarks/results/general_speed.csv (machine description in '#' comment lines;
+--quick, a smoke test at small sizes, writes nothing). Timings on a shared machine vary; the
+ratios within one run are the meaningful numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy
+
+from _machine import describe
+
+import rmt_alpha as ra
+from rmt_alpha._blas import one_blas_thread
+from rmt_alpha._covariance import _EIGH_CACHE
+from rmt_alpha._general import score_coefficients
+
+HERE = Path(__file__).resolve().parent
+ALPHA = np.linspace(-5.0, 5.0, 101)
+
+
+def best_of(f, repeat):
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = f()
+        times.append(time.perf_counter() - t0)
+    return min(times), float(np.median(times)), out
+
+
+def power_law(p):
+    lam = (np.arange(1, p + 1) / p + 0.1) ** -1.0
+    return lam / lam.mean()
+
+
+def means(p, seed=0):
+    rng = np.random.default_rng(seed)
+    mu_s = 1.5 * rng.standard_normal(p) / np.sqrt(p)
+    return mu_s, 0.8 * mu_s + 0.6 * rng.standard_normal(p) / np.sqrt(p)
+
+
+def ridge_task(p, source_cov, target_cov):
+    mu_s, mu_t = means(p)
+    return dict(N=4 * p, gamma=1.0, gamma_src=1.0, source_mean=mu_s, target_mean=mu_t,
+                source_cov=source_cov, target_cov=target_cov)
+
+
+def rotation(p, seed):
+    Q, R = np.linalg.qr(np.random.default_rng(seed).standard_normal((p, p)))
+    return Q * np.sign(np.diag(R))
+
+
+def both_calls(p, kw):
+    n = p // 4
+    return ra.test_accuracy(ALPHA, n, p, **kw), ra.optimal_alpha(n, p, **kw)
+
+
+# ---------------------------------------------------------------------------------------
+# naive dense evaluation of the definitions (written out here, independently)
+
+
+def naive_coefficients(n, gamma, mu_t, Ct, N, gamma_src, mu_s, Cs):
+    def task(covs, m, g, mu):
+        K, p = len(covs), mu.size
+        pis, d = [1.0 / K] * K, np.ones(K)
+        for _ in range(10_000):
+            Qc = np.linalg.inv(sum(pi / (1 + di) * C for pi, di, C in zip(pis, d, covs))
+                               + g * np.eye(p))
+            new = np.array([np.trace(C @ Qc) / m for C in covs])
+            done = np.max(np.abs(new - d)) <= 1e-14 * np.max(new)
+            d = new
+            if done:
+                break
+        Qc = np.linalg.inv(sum(pi / (1 + di) * C for pi, di, C in zip(pis, d, covs))
+                           + g * np.eye(p))
+        th = sum(pi / (1 + di) for pi, di in zip(pis, d))
+        w = np.array([pi / (1 + di) ** 2 for pi, di in zip(pis, d)])
+        Qb = np.linalg.inv(np.linalg.inv(Qc) + th * np.outer(mu, mu))
+        G = np.array([[np.trace(Ca @ Qc @ Cb @ Qc) / m for Cb in covs] for Ca in covs])
+        return dict(Qc=Qc, th=th, w=w, Qb=Qb, G=G, covs=covs, mu=mu, m=m, K=K)
+
+    T, S = task(Ct, n, gamma, mu_t), task(Cs, N, gamma_src, mu_s)
+    Ws, K = np.diag(S["w"]), S["K"]
+    ms = S["th"] * mu_s @ S["Qb"] @ mu_s
+    q = np.array([(S["Qb"] @ mu_s) @ C @ (S["Qb"] @ mu_s) + (mu_s @ S["Qb"] @ mu_s) ** 2
+                  for C in Cs])
+    ell = Ws @ np.linalg.solve(np.eye(K) - S["G"] @ Ws, S["th"] ** 2 * q
+                               + (1 - 2 * ms) * S["G"] @ S["w"]) + (1 - 2 * ms) * S["w"]
+    wbar = S["th"] * S["Qb"] @ mu_s
+    Qc, Qb, th = T["Qc"], T["Qb"], T["th"]
+    m0 = th * mu_t @ Qb @ mu_t
+    out = [m0, gamma * mu_t @ Qb @ wbar]
+    for A in (Ct[0], Ct[-1]):
+        W = np.diag(T["w"])
+        t = np.array([np.trace(C @ Qc @ A @ Qc) / n for C in Ct])
+        e = np.linalg.solve(np.eye(T["K"]) - W @ T["G"], W @ t)
+        Z = T["w"] @ np.linalg.solve(np.eye(T["K"]) - T["G"] @ W, t)
+        X = Qb @ A @ Qb + sum(ec * Qb @ (C + np.outer(mu_t, mu_t)) @ Qb for ec, C in zip(e, Ct))
+        V11 = gamma ** 2 * (wbar @ X @ wbar + sum(
+            lv * (np.trace(Qc @ A @ Qc @ Ra) + sum(ec * np.trace(Qc @ C @ Qc @ Ra)
+                                                  for ec, C in zip(e, Ct)))
+            for lv, Ra in zip(ell, [S["Qc"] @ C @ S["Qc"] / N for C in Cs])))
+        out += [th ** 2 * mu_t @ X @ mu_t + (1 - 2 * m0) * Z,
+                gamma * (th * mu_t @ X @ wbar - Z * mu_t @ Qb @ wbar), V11]
+    return np.array(out)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test)")
+    args = ap.parse_args(argv)
+    R = args.repeat
+    info = describe(scipy=scipy.__version__, rmt_alpha=ra.__version__, blas_threads=1)
+    diag_sizes = (1000, 10_000) if args.quick else (1000, 10_000, 100_000)
+    p_dense = 300 if args.quick else 2000
+    p_naive = 100 if args.quick else 400
+    rows = []
+
+    def add(what, p, best, med, ratio=None, baseline=""):
+        rows.append(dict(what=what, p=p, best_s=f"{best:.6g}", median_s=f"{med:.6g}",
+                         ratio="" if ratio is None else f"{ratio:.3g}", baseline=baseline))
+        print(f"{what:58s} p={p:<7d} best {best:9.4f} s  median {med:9.4f} s"
+              + ("" if ratio is None else f"  x{ratio:.3g} {baseline}"), flush=True)
+
+    # --- diagonal: O(p) ----------------------------------------------------------------
+    for p in diag_sizes:
+        iso = dict(N=4 * p, mu=1.5, mu_orth=1.0, beta=0.8, gamma=1.0, gamma_src=1.0)
+        b_iso, m_iso, _ = best_of(lambda: both_calls(p, iso), R)
+        add("isotropic ridge source: accuracy (101 alpha) + alpha*", p, b_iso, m_iso)
+        lam = power_law(p)
+        for label, kw in (("shared", ridge_task(p, lam, lam[::-1].copy())),
+                          ("class-dependent", ridge_task(p, (lam, 1 + lam),
+                                                         (lam[::-1].copy(), 0.5 + lam)))):
+            b, m, _ = best_of(lambda kw=kw: both_calls(p, kw), R)
+            add(f"general ridge, diagonal {label}: accuracy + alpha*", p, b, m, b / b_iso,
+                "vs isotropic")
+
+    # --- dense -------------------------------------------------------------------------
+    p = p_dense
+    A = rotation(p, 1)
+    lam = power_law(p)
+    eigh_best, eigh_med, _ = best_of(lambda: np.linalg.eigh((A * lam) @ A.T), R)
+    add("numpy.linalg.eigh of one p x p matrix (unit)", p, eigh_best, eigh_med)
+    spike = np.eye(p) + 4.0 * np.outer(*(2 * [np.ones(p) / np.sqrt(p)]))
+    dense_cases = {
+        "dense non-commuting Cs, Ct": ridge_task(p, spike, (A * lam) @ A.T),
+        "dense one C for source and target": ridge_task(p, (A * lam) @ A.T, (A * lam) @ A.T),
+        "dense class-dependent non-commuting Ct pair": ridge_task(
+            p, lam, ((A * lam) @ A.T, 0.5 + lam[::-1])),
+    }
+    for label, kw in dense_cases.items():
+        def cold(kw=kw):
+            _EIGH_CACHE.clear()
+            return both_calls(p, kw)
+        b, m, _ = best_of(cold, R)
+        add(f"{label}: cold (factorise)", p, b, m, b / eigh_best, "vs one eigh")
+        b, m, _ = best_of(lambda kw=kw: both_calls(p, kw), R)
+        add(f"{label}: warm (cached)", p, b, m, b / eigh_best, "vs one eigh")
+
+    # --- naive dense definitions --------------------------------------------------------
+    p = p_naive
+    A = rotation(p, 2)
+    lam = power_law(p)
+    mu_s, mu_t = means(p)
+    spike = np.eye(p) + 4.0 * np.outer(*(2 * [np.ones(p) / np.sqrt(p)]))
+    Ct, Cs = ((A * lam) @ A.T, np.diag(0.5 + lam[::-1])), (spike,)
+    n, N = p // 4, 4 * p
+    b_naive, m_naive, ref = best_of(lambda: naive_coefficients(n, 1.0, mu_t, Ct, N, 1.0, mu_s, Cs),
+                                    1)
+    add("naive dense definitions, class-dependent Ct (coefficients)", p, b_naive, m_naive)
+    kw = dict(N=N, gamma=1.0, gamma_src=1.0, source_mean=mu_s, target_mean=mu_t,
+              source_cov=spike, target_cov=Ct)
+
+    def package():
+        _EIGH_CACHE.clear()
+        c = score_coefficients(n, p, **kw)
+        return np.r_[c.m0, c.m1, [x for y in (0, 1) for x in (c.V0[y], c.V01[y], c.V11[y])]]
+
+    b, m, got = best_of(package, R)
+    diff = float(np.max(np.abs(got - ref) / np.abs(ref)))
+    add("package, same task, cold (coefficients)", p, b, m, b_naive / b, "naive / package")
+
+    print(f"max relative difference package vs naive: {diff:.3g}")
+    if args.quick:
+        return 0
+    info["max_rel_diff_package_vs_naive"] = f"{diff:.3g}"
+    out = HERE / "results" / "general_speed.csv"
+    with open(out, "w", newline="") as fh:
+        for k, v in info.items():
+            fh.write(f"# {k}: {v}\n")
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    with one_blas_thread():
+        sys.exit(main())
