@@ -394,6 +394,37 @@ def test_optimal_alpha_is_the_numerical_argmax(name, n, kw):
     assert np.all(ra.test_accuracy(a_bar * np.array([1.5, 3.0]), n, P, **kw) < 0.5)
 
 
+def test_optimal_alpha_at_random_general_tasks():
+    """Random diagonal tasks (shared and class-dependent, both keyword sets, eta on both sides of
+    1, small and large ridges): optimal_alpha is the numerical argmax of the accuracy (or +-inf
+    with the accuracy increasing towards it)."""
+    rng = np.random.default_rng(31)
+    p, checked = 30, 0
+    for i in range(16):
+        n = int(rng.integers(8, 90))
+        C = lambda: 10 ** rng.uniform(-1, 0.7, p)  # noqa: E731
+        Ct = (C(), C()) if i % 2 else C()
+        mu_t = rng.standard_normal(p) * 1.5 / np.sqrt(p)
+        if i % 4 < 2:
+            kw = dict(gamma=10 ** rng.uniform(-2, 1), source=rng.standard_normal(p) / np.sqrt(p),
+                      target_mean=mu_t, target_cov=Ct)
+        else:
+            kw = dict(N=int(rng.integers(10, 300)), gamma=10 ** rng.uniform(-2, 1),
+                      gamma_src=10 ** rng.uniform(-2, 1),
+                      source_mean=rng.uniform(-1, 1) * mu_t + rng.standard_normal(p) / np.sqrt(p),
+                      target_mean=mu_t, source_cov=(C(), C()) if i % 3 else C(), target_cov=Ct)
+        a_star = ra.optimal_alpha(n, p, **kw)
+        if np.isinf(a_star):
+            err = ra.test_error(np.sign(a_star) * np.logspace(-2, 8, 100), n, p, **kw)
+            assert np.all(np.diff(err) < 0)
+            continue
+        x, err_min = _numerical_argmax(n, p, kw, a_star, 4 * (1 + abs(a_star)))
+        assert a_star == pytest.approx(x, rel=1e-5, abs=1e-7), i
+        assert ra.test_error(a_star, n, p, **kw) <= err_min * (1 + 1e-12)
+        checked += 1
+    assert checked >= 12
+
+
 def test_optimal_alpha_plus_infinity():
     """m0 V11 < m1 V01 (a very good fixed source, a large target ridge): the accuracy increases
     without bound in alpha and optimal_alpha is +inf (THEORY §9.5)."""
