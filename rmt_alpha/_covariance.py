@@ -92,9 +92,11 @@ def _parse_one(name, x, p, memo):
 
 
 def _shape_error(name, shape, p):
+    hint = (" (for class-dependent noise pass a tuple (C_plus, C_minus), not a list or an array)"
+            if len(shape) >= 2 and shape[0] == 2 and tuple(shape[1:]) in ((p,), (p, p)) else "")
     return ValueError(
         f"{name} must be a (p, p) = ({p}, {p}) covariance matrix or a (p,) = ({p},) diagonal, "
-        f"got shape {tuple(shape)}"
+        f"got shape {tuple(shape)}{hint}"
     )
 
 

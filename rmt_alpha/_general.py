@@ -212,64 +212,77 @@ def _nu_numpy(lam, m, g):
     return min(max(nu - F(nu) / dF, g), g + tr)
 
 
-def _resolvent_state(covs, pis, m, g, delta):
-    """``Q_c``, the map ``f_a = tr(C_a Q_c)/m`` and ``G`` at ``delta`` (numpy)."""
+def _resolvent(covs, pis, m, g, delta):
+    """``Q_c`` and the map ``f_a = tr(C_a Q_c)/m`` at ``delta`` (numpy; a Cholesky inverse
+    for dense covariances)."""
     c = [pi / (1.0 + d) for pi, d in zip(pis, delta)]
     if covs[0].ndim == 1:
         Q = 1.0 / (sum(ca * C for ca, C in zip(c, covs)) + g)
-        f = np.array([(C * Q).sum() / m for C in covs])
-        G = np.array([[(Ca * Cb * Q * Q).sum() / m for Cb in covs] for Ca in covs])
-        return Q, f, G
-    from scipy.linalg import cho_factor, cho_solve
+    else:
+        from scipy.linalg import lapack
 
-    S = sum(ca * C for ca, C in zip(c, covs))
-    S[np.diag_indices_from(S)] += g
-    Q = cho_solve(cho_factor(S, lower=True), np.eye(S.shape[0]))
-    Q = 0.5 * (Q + Q.T)
+        S = sum(ca * C for ca, C in zip(c, covs))
+        S[np.diag_indices_from(S)] += g
+        L, info = lapack.dpotrf(S, lower=True)
+        if info == 0:
+            L, info = lapack.dpotri(L, lower=True)
+        if info != 0:
+            raise RuntimeError(f"the resolvent's Cholesky factorisation failed (info {info})")
+        Q = np.tril(L) + np.tril(L, -1).T
+    return Q, np.array([(C * Q).sum() / m for C in covs])
+
+
+def _G(covs, Q, m):
+    """``G_ab = tr(C_a Q_c C_b Q_c)/m``."""
+    if Q.ndim == 1:
+        return np.array([[(Ca * Cb * Q * Q).sum() / m for Cb in covs] for Ca in covs])
     B = [Q @ C for C in covs]
-    f = np.array([(C * Q).sum() / m for C in covs])
-    G = np.array([[(Ba * Bb.T).sum() / m for Bb in B] for Ba in B])
-    return Q, f, G
+    return np.array([[(Ba * Bb.T).sum() / m for Bb in B] for Ba in B])
 
 
 def _class_deltas(covs, pis, m, g):
     """Class-dependent ``delta_a = tr(C_a Q_c(delta))/m`` (THEORY §9.6; also one dense
     covariance, ``pis = (1,)``).
 
-    The map is an interference function whose Jacobian is ``G W``; Newton steps
+    The map is an interference function whose Jacobian is ``G W``: steps
     ``(I - G W) step = f(delta) - delta`` from the shared solution of the averaged covariance,
-    a plain fixed-point step whenever Newton does not lower the residual, and a final
-    residual check.
+    with ``G`` recomputed only when the residual falls by less than 10x (for dense covariances
+    ``G`` costs two matrix products, the step one Cholesky inverse), a plain fixed-point step
+    whenever a step does not lower the residual, and a final residual check.
     """
     pis = np.asarray(pis)
     avg = sum(pi * C for pi, C in zip(pis, covs))
     lam = avg if avg.ndim == 1 else np.maximum(np.linalg.eigvalsh(avg), 0.0)
     nu = _nu_numpy(lam, m, g)
     delta = np.full(len(covs), (nu / g) * (lam / (lam + nu)).sum() / m)
-    Q, f, G = _resolvent_state(covs, pis, m, g, delta)
-    res = f - delta
+    Q, f = _resolvent(covs, pis, m, g, delta)
+    G, G_fresh = _G(covs, Q, m), True
+    res = np.abs(f - delta).max()
     for _ in range(200):
-        if np.abs(res).max() <= 4 * np.finfo(float).eps * delta.max():
+        if res <= 4 * np.finfo(float).eps * delta.max():
             break
         w = pis / (1.0 + delta) ** 2
-        new = delta + np.linalg.solve(np.eye(len(covs)) - G * w[None, :], res)
-        state = None
-        if np.all(new >= 0):
-            state = _resolvent_state(covs, pis, m, g, new)
-            if np.abs(state[1] - new).max() >= np.abs(res).max():
-                state = None
-        if state is None:  # Newton did not help: one step of the (convergent) iteration
-            new = f
-            state = _resolvent_state(covs, pis, m, g, new)
+        new = delta + np.linalg.solve(np.eye(len(covs)) - G * w[None, :], f - delta)
+        state = _resolvent(covs, pis, m, g, new) if np.all(new >= 0) else None
+        if state is None or np.abs(state[1] - new).max() >= res:
+            new = f  # the step did not help: one step of the (convergent) iteration
+            state = _resolvent(covs, pis, m, g, new)
         if np.array_equal(new, delta):
             break
-        delta, (Q, f, G) = new, state
-        res = f - delta
-    if np.abs(res).max() > DELTA_RTOL * max(delta.max(), np.finfo(float).tiny):
+        new_res = np.abs(state[1] - new).max()
+        delta, (Q, f) = new, state
+        G_fresh = new_res > 0.1 * res
+        if G_fresh:
+            G = _G(covs, Q, m)
+        res = new_res
+    if res > DELTA_RTOL * max(delta.max(), np.finfo(float).tiny):
         raise RuntimeError(
             f"the class-dependent fixed point for delta did not converge (delta = {delta}, "
-            f"residual {res}); this happens only at the interpolation threshold with gamma -> 0"
+            f"residual {res:.3g}); this happens only at the interpolation threshold with "
+            f"gamma -> 0"
         )
+    if not G_fresh:
+        G = _G(covs, Q, m)
     w = pis / (1.0 + delta) ** 2
     Minv = np.linalg.inv(np.eye(len(covs)) - w[:, None] * G)
     return delta, Q, G, Minv

@@ -611,6 +611,11 @@ def test_bad_ridge_input(update, name):
         ra.optimal_alpha(30, P, **kw)
 
 
+def test_a_list_of_two_covariances_is_not_a_pair():
+    with pytest.raises(ValueError, match=r"^target_cov must be .* pass a tuple"):
+        ra.test_accuracy(0.5, 30, P, **dict(GOOD, target_cov=[LT, LS]))
+
+
 def test_bad_test_class_and_mixed_sets():
     with pytest.raises(ValueError, match="test_class"):
         ra.score_moments(0.5, 30, P, test_class=0, **GOOD)
