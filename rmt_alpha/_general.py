@@ -9,8 +9,8 @@ The source enters the target formulas only through its mean ``E[w~]`` and its "c
 ``Sigma~ = sum_a l~_a Q~_c Cs_a Q~_c / N`` (THEORY §9.4).
 
 Numbers: ``delta`` from the scalar equation of THEORY §9.6 (bracketed root and a Newton step)
-for one covariance per task, from a safeguarded Newton iteration on the interference map with
-a residual check for two; ``Qbar`` is applied by Sherman-Morrison and never formed; the
+for one covariance per task, from safeguarded Newton (chord) steps on the interference map
+with a residual check for two; ``Qbar`` is applied by Sherman-Morrison and never formed; the
 variance coefficients ``V0, V11`` are sums of non-negative terms.
 """
 
