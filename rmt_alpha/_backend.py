@@ -34,6 +34,13 @@ def asarray(xp, x):
     return xp.asarray(x, dtype=xp.result_type(float))
 
 
+def float_dtype(xp):
+    """The floating dtype a namespace computes in (float32 for JAX without x64)."""
+    if xp is np:
+        return np.dtype(np.float64)
+    return np.dtype(xp.result_type(float))
+
+
 def concrete(x):
     """A numpy view of ``x``, or ``None`` when ``x`` is traced (inside jit/vmap/grad)."""
     jax = sys.modules.get("jax")

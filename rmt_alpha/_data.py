@@ -105,54 +105,63 @@ GENERAL_ASSUMPTIONS = (
 
 
 def _features(name, X):
-    try:
-        A = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric 2-D array (rows are samples): {exc}") from None
+    """``X`` as a float64 2-D array of finite values (rows are samples)."""
+    raw = np.asarray(X)
+    if np.iscomplexobj(raw):
+        v.fail(name, "real", v.Got(f"a complex array of shape {raw.shape}"), error=TypeError)
+    if raw.dtype == object or not (np.issubdtype(raw.dtype, np.number) or raw.dtype == bool):
+        try:
+            raw = raw.astype(np.float64)
+        except (TypeError, ValueError):
+            v.fail(name, "a numeric 2-D array (rows are samples)", X, error=TypeError)
+    A = np.asarray(raw, dtype=np.float64)
     if A.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (rows are samples), got shape {A.shape}")
+        v.fail(name, "a 2-D array (rows are samples)", v.Got(f"shape {A.shape}"))
     if A.shape[0] == 0 or A.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one sample and one feature, "
-                         f"got shape {A.shape}")
-    if np.isnan(A).any():
-        raise ValueError(f"{name} contains NaN ({int(np.isnan(A).sum())} entries); "
-                         "impute or drop them first")
+        v.fail(name, "an array with at least one sample and one feature",
+               v.Got(f"shape {A.shape}"))
     if not np.isfinite(A).all():
-        raise ValueError(f"{name} contains infinite values")
+        bad = ~np.isfinite(A)
+        v.fail(name, "finite (impute or drop missing values first)",
+               v.Got(f"{int(bad.sum())} non-finite entries, the first "
+                     f"{v._entry(A, A, bad).split(' of ')[0]}"))
     return A
 
 
 def _labels(name, y, rows, x_name):
     arr = np.asarray(y)
     if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of labels, got shape {arr.shape}")
+        v.fail(name, "a 1-D array of labels", v.Got(f"shape {arr.shape}"))
     if arr.shape[0] != rows:
-        raise ValueError(f"{name} has {arr.shape[0]} labels but {x_name} has {rows} rows")
-    if arr.dtype == bool:
-        arr = arr.astype(np.float64)
+        v.fail(name, f"one label per row of {x_name} ({rows} labels)",
+               v.Got(f"{arr.shape[0]} labels"))
+    binary = "binary labels in {-1, +1} or {0, 1}"
+    if np.iscomplexobj(arr):
+        v.fail(name, binary, v.Got("complex values"), error=TypeError)
     try:
         yf = arr.astype(np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be binary labels in {{-1, +1}} or {{0, 1}}, "
-                         f"got non-numeric values") from None
+        v.fail(name, binary, v.Got("non-numeric values"), error=TypeError)
     if np.isnan(yf).any():
-        raise ValueError(f"{name} contains NaN labels")
+        v.fail(name, binary, v.Got("NaN labels"))
     values = set(np.unique(yf).tolist())
     if not values <= {-1.0, 1.0} and not values <= {0.0, 1.0}:
-        raise ValueError(f"{name} must be binary labels in {{-1, +1}} or {{0, 1}} "
-                         f"(non-binary labels: got values {sorted(values)[:10]})")
+        v.fail(name, binary, v.Got(f"the values {sorted(values)[:10]}"))
     if len(values) < 2:
-        raise ValueError(f"{name} contains a single class ({sorted(values)}); both classes "
-                         "are needed")
+        v.fail(name, "labels of both classes", v.Got(f"only {sorted(values)}"))
     return np.where(yf > 0, 1.0, -1.0)
+
+
+def _same_features(Xs, Xt):
+    if Xs.shape[1] != Xt.shape[1]:
+        v.fail("X_target", f"an array with as many features (columns) as X_source "
+               f"({Xs.shape[1]})", v.Got(f"{Xt.shape[1]} features"))
 
 
 def _check_pair(Xs, ys, Xt, yt):
     Xs = _features("X_source", Xs)
     Xt = _features("X_target", Xt)
-    if Xs.shape[1] != Xt.shape[1]:
-        raise ValueError(f"mismatched feature counts: X_source has {Xs.shape[1]} features "
-                         f"(columns), X_target has {Xt.shape[1]}")
+    _same_features(Xs, Xt)
     ys = _labels("y_source", ys, Xs.shape[0], "X_source")
     yt = _labels("y_target", yt, Xt.shape[0], "X_target")
     return Xs, ys, Xt, yt
@@ -184,13 +193,15 @@ class _Transform:
     center_source: np.ndarray  # in the original coordinates (full length)
     center_target: np.ndarray
     target_scale: float = 1.0  # target rows are divided by it (match_target_noise)
+    prescale: float = 1.0      # a power of two applied first (data of any magnitude)
 
     def apply(self, X, which):
         X = _features("X", X)
         if X.shape[1] != self.center_source.shape[0]:
-            raise ValueError(f"X has {X.shape[1]} features, expected {self.center_source.shape[0]}")
+            v.fail("X", f"an array with {self.center_source.shape[0]} features (columns), as "
+                   "the data the task was estimated from", v.Got(f"{X.shape[1]} features"))
         c = self.center_source if which == "source" else self.center_target
-        Z = (X - c)[:, self.keep] / self.scale
+        Z = (X * self.prescale - c)[:, self.keep] / self.scale
         if self.whitener is not None:
             Z = Z @ self.whitener
         if which == "target" and self.target_scale != 1.0:
@@ -475,7 +486,7 @@ def _standardize_mode(standardize):
         return "none"
     if standardize == "global":
         return "global"
-    raise ValueError(f"standardize must be True/'features', 'global' or False, got {standardize!r}")
+    v.fail("standardize", "True (or 'features'), 'global' or False (or 'none')", standardize)
 
 
 def estimate_task(X_source: ArrayLike, y_source: ArrayLike, X_target: ArrayLike,
@@ -586,7 +597,8 @@ def _covariance_options(covariance, target_covariance, X_target_unlabelled, feat
 
 def _check_counts(name, y):
     if min((y > 0).sum(), (y < 0).sum()) < 2:
-        raise ValueError(f"{name} needs at least 2 samples of each class")
+        v.fail(name, "labels with at least 2 samples of each class",
+               v.Got(f"{int((y > 0).sum())} of class +1 and {int((y < 0).sum())} of class -1"))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -608,6 +620,27 @@ class _Source:
     settings: dict
 
 
+def _power_of_two_scale(X):
+    """``2**-e`` with ``max |X| * 2**-e`` in ``[1/2, 1)``: an exact rescaling that brings
+    data of any magnitude (1e-300 ... 1e300) to order one, so that no square over- or
+    underflows. The estimate does not depend on it when the data are standardized."""
+    m = float(np.max(np.abs(X)))
+    return 1.0 if m == 0.0 else float(np.ldexp(1.0, -int(np.frexp(m)[1])))
+
+
+#: Largest magnitude accepted in data that are used as given (``standardize=False``).
+UNIT_SCALE_MAX = 1e150
+
+
+def _unit_scale_data(name, X):
+    m = float(np.max(np.abs(X)))
+    if m > UNIT_SCALE_MAX:
+        v.fail(name, f"on the model's unit noise scale with standardize=False (entries at most "
+               f"{UNIT_SCALE_MAX:g} in magnitude)", v.Got(f"max |x| = {m:.3g}"),
+               note="use standardize=True (or 'global'), or rescale the data")
+    return 1.0
+
+
 def prepare_source(X_source, y_source, *, standardize=True, whiten=False, shrinkage=None,
                    center=True) -> _Source:
     """The source half of :func:`estimate_task` (steps 1-4 of the module docstring)."""
@@ -617,18 +650,22 @@ def prepare_source(X_source, y_source, *, standardize=True, whiten=False, shrink
     if shrinkage is not None:
         v.in_closed_interval("shrinkage", shrinkage, 0.0, 1.0)
     mode = _standardize_mode(standardize)
+    whiten, center = v.boolean("whiten", whiten), v.boolean("center", center)
     N, p_in = Xs.shape
     dof = N - 2  # >= 2 by _check_counts
+    rescaled = mode != "none" or whiten
+    prescale = _power_of_two_scale(Xs) if rescaled else _unit_scale_data("X_source", Xs)
 
-    _, mid_s, _ = _half_mean_difference(Xs, ys)
+    _, mid_s, _ = _half_mean_difference(Xs * prescale, ys)
     if not center:
         mid_s = np.zeros(p_in)
-    R = _within_residuals(Xs, ys)
+    R = _within_residuals(Xs * prescale, ys)
     var = np.sum(R * R, axis=0) / dof
-    if mode != "none" or whiten:
-        keep = np.flatnonzero(var > 1e-12 * max(var.max(), 1e-300))
+    if rescaled:
+        keep = np.flatnonzero(var > 1e-12 * var.max())
         if keep.size == 0:
-            raise ValueError("X_source has no feature that varies within its classes")
+            v.fail("X_source", "an array with at least one feature that varies within its "
+                   "classes", v.Got("every feature constant within each class"))
     else:
         keep = np.arange(p_in)
     if mode == "features":
@@ -655,7 +692,7 @@ def prepare_source(X_source, y_source, *, standardize=True, whiten=False, shrink
         whitener = W
         R = R @ W
     tf = _Transform(keep=keep, scale=scale, whitener=whitener, center_source=mid_s,
-                    center_target=np.zeros(p_in))
+                    center_target=np.zeros(p_in), prescale=prescale)
     Z = tf.apply(Xs, "source")
     p = keep.size
     a, _, cs = _half_mean_difference(Z, ys)
@@ -678,12 +715,13 @@ def _estimate(src: _Source, Xt, yt, *, match_target_noise=False, covariance="iso
     """The target half of :func:`estimate_task`; ``Xt, yt`` validated, labels ±1; ``Xu`` the
     unlabelled target rows as given."""
     opts = _covariance_options(covariance, target_covariance, Xu, src.X.shape[1])
-    if Xt.shape[1] != src.X.shape[1]:
-        raise ValueError(f"mismatched feature counts: X_source has {src.X.shape[1]} features "
-                         f"(columns), X_target has {Xt.shape[1]}")
+    _same_features(src.X, Xt)
     _check_counts("y_target", yt)
     N, n, p = src.X.shape[0], Xt.shape[0], src.Z.shape[1]
-    _, mid_t, _ = _half_mean_difference(Xt, yt)
+    match_target_noise = v.boolean("match_target_noise", match_target_noise)
+    if src.settings["standardize"] == "none" and not src.settings["whiten"]:
+        _unit_scale_data("X_target", Xt)
+    _, mid_t, _ = _half_mean_difference(Xt * src.transform.prescale, yt)
     if not src.settings["center"]:
         mid_t = np.zeros_like(mid_t)
     tf = dataclasses.replace(src.transform, center_target=mid_t)
@@ -692,7 +730,8 @@ def _estimate(src: _Source, Xt, yt, *, match_target_noise=False, covariance="iso
     noise_t = float(np.sum(Rt * Rt) / (n - 2) / src.trS) if n > 2 else float("nan")
     if match_target_noise:
         if not n > 2:
-            raise ValueError("match_target_noise needs more than 2 target rows")
+            v.fail("X_target", "an array with more than 2 rows with match_target_noise=True",
+                   v.Got(f"{n} rows"))
         tf = dataclasses.replace(tf, target_scale=float(np.sqrt(noise_t)))
         Zt = tf.apply(Xt, "target")
 
@@ -783,15 +822,46 @@ def _estimate(src: _Source, Xt, yt, *, match_target_noise=False, covariance="iso
 # ----------------------------------------------------------------------------- fine-tuning
 
 
-def _ridge_apply(X, gamma, V):
-    """``(X^T X / m + gamma I)^{-1} V`` for ``X`` of shape ``(m, p)``, ``V`` of shape ``(p, k)``;
-    in the smaller dimension (push-through identity when ``m < p``)."""
-    m, p = X.shape
-    if m >= p:
-        A = X.T @ X / m + gamma * np.eye(p)
-        return np.linalg.solve(A, V)
-    K = X @ X.T + m * gamma * np.eye(m)
-    return (V - X.T @ np.linalg.solve(K, X @ V)) / gamma
+class _Ridge:
+    r"""``Q = (X^T X / m + g I)^{-1}`` for data rows ``X`` (``m x p``), applied through the
+    thin singular value decomposition ``X = U diag(s) V^T``, with ``lam = m g``:
+
+    * ``Q X^T y / m = V diag(s / (s^2 + lam)) U^T y`` (:meth:`weight`),
+    * ``g Q w = (w - V V^T w) + V diag(lam / (s^2 + lam)) V^T w`` (:meth:`shrink`; the first
+      term, the part of ``w`` outside the row space of ``X``, is absent when ``m >= p``).
+
+    No division by ``g`` and no Gram matrix: exact (to rounding) for every ``g > 0``, and
+    ``g -> 0`` gives the minimum-norm interpolator ``X^+ y`` and the projection of ``w`` on
+    the null space of ``X``. Singular values below the numerical-rank threshold
+    ``max(m, p) eps s_max`` (that of ``numpy.linalg.pinv``) count as zero, so that a
+    rank-deficient ``X`` has the same limit.
+    """
+
+    def __init__(self, X, g):
+        m, p = X.shape
+        U, sv, Vt = np.linalg.svd(X, full_matrices=False)
+        rank = sv > max(m, p) * np.finfo(np.float64).eps * (sv[0] if sv.size else 0.0)
+        self.U, self.Vt, self.full = U, Vt, m >= p
+        root = np.sqrt(m) * np.sqrt(g)  # sqrt(lam), without overflow
+        t = np.where(rank, sv, 1.0) / root  # s / sqrt(lam)
+        # s / (s^2 + lam) = (1/sqrt(lam)) t / (1 + t^2), lam / (s^2 + lam) = 1 / (1 + t^2),
+        # written so that neither squares nor quotients overflow.
+        with np.errstate(over="ignore"):
+            big = t > 1.0
+            self.gain = np.where(rank, np.where(big, 1.0 / (t + 1.0 / t), t / (1.0 + t * t))
+                                 / root, 0.0)
+            self.keep = np.where(rank, np.where(big, (1.0 / t) / (t + 1.0 / t),
+                                                1.0 / (1.0 + t * t)), 1.0)
+
+    def weight(self, y):
+        """``Q X^T y / m``."""
+        return self.Vt.T @ (self.gain * (self.U.T @ y))
+
+    def shrink(self, w):
+        """``g Q w``."""
+        c = self.Vt @ w
+        inside = self.Vt.T @ (self.keep * c)
+        return inside if self.full else (w - self.Vt.T @ c) + inside
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -815,7 +885,8 @@ class FineTuned:
         """Scores ``X w_alpha``: shape ``(len(alpha), m)`` (``(m,)`` for scalar alpha)."""
         X = _features("X", X)
         if X.shape[1] != self.w0.shape[0]:
-            raise ValueError(f"X has {X.shape[1]} features, the classifier {self.w0.shape[0]}")
+            v.fail("X", f"an array with {self.w0.shape[0]} features (columns), as the "
+                   "classifier", v.Got(f"{X.shape[1]} features"))
         return self.weights @ X.T
 
     def predict(self, X: ArrayLike) -> np.ndarray:
@@ -852,17 +923,15 @@ def fine_tune(X_source: ArrayLike, y_source: ArrayLike, X_target: ArrayLike,
 
 def source_weight(Xs, ys, gamma_src):
     """``w~ = (X~^T X~ / N + gamma_src I)^{-1} X~^T y~ / N`` (validated arrays, labels ±1)."""
-    N = Xs.shape[0]
-    return _ridge_apply(Xs, gamma_src, (Xs.T @ ys / N)[:, None])[:, 0]
+    return _Ridge(Xs, gamma_src).weight(ys)
 
 
 def _fit_target(w_src, Xt, yt, alpha, gamma, gamma_src) -> FineTuned:
     a = np.asarray(alpha, dtype=np.float64)
     if a.ndim > 1:
-        raise ValueError(f"alpha must be a scalar or 1-D grid, got shape {a.shape}")
-    n = Xt.shape[0]
-    sol = _ridge_apply(Xt, gamma, np.stack([Xt.T @ yt / n, gamma * w_src], axis=1))
-    w0, vv = sol[:, 0], sol[:, 1]
+        v.fail("alpha", "a number or a 1-D grid", v.Got(f"shape {a.shape}"))
+    ridge = _Ridge(Xt, gamma)
+    w0, vv = ridge.weight(yt), ridge.shrink(w_src)
     W = w0 + a[..., None] * vv
     return FineTuned(alpha=a, weights=W, w0=w0, v=vv, source_weight=w_src,
                      gamma=float(gamma), gamma_src=float(gamma_src))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import _validate as v
 from ._backend import asarray, concrete, finish, namespace
 from .blocks import _h, kappa
@@ -17,9 +19,8 @@ def _check_pair(W_source, W_target):
     v.matrix("W_target", W_target)
     ws, wt = concrete(W_source), concrete(W_target)
     if ws is not None and wt is not None and ws.shape != wt.shape:
-        raise ValueError(
-            f"W_source and W_target must have the same shape (d, p), got {ws.shape} and {wt.shape}"
-        )
+        v.fail("W_target", f"of the same shape (d, p) as W_source {ws.shape}",
+               v.Got(f"shape {wt.shape}"))
 
 
 def regression_risk(alpha: ArrayLike, n: ArrayLike, p: ArrayLike, *, W_source: ArrayLike,
@@ -39,17 +40,22 @@ def regression_risk(alpha: ArrayLike, n: ArrayLike, p: ArrayLike, *, W_source: A
     v.nonnegative("sigma", sigma)
     v.positive("gamma", gamma)
     _check_pair(W_source, W_target)
+    rowwise = v.boolean("rowwise", rowwise)
     xp, _ = namespace(alpha, n, p, W_source, W_target, sigma, gamma)
+    v.representable(xp, alpha=alpha, n=n, p=p, W_source=W_source, W_target=W_target,
+                    sigma=sigma, gamma=gamma)
     Ws, Wt = asarray(xp, W_source), asarray(xp, W_target)
     p_value = concrete(p)
-    if p_value is not None and p_value.ndim == 0 and Ws.shape[1] != p_value:
-        raise ValueError(f"W_source has {Ws.shape[1]} columns but p = {p}")
+    if p_value is not None and np.any(p_value != Ws.shape[1]):
+        v.fail("p", f"the number of columns of W_source ({Ws.shape[1]})", p)
     d = Ws.shape[0]
     a = asarray(xp, alpha)
+    if rowwise and (a.ndim == 0 or a.shape[-1] != d):
+        v.fail("alpha", f"an array whose last axis has length d = {d} (rowwise=True)",
+               v.Got(f"shape {a.shape}"))
+    v.broadcastable(alpha=a[..., 0] if rowwise else alpha, n=n, p=p, sigma=sigma, gamma=gamma)
     tt, ts, ss = (xp.sum(A * B, axis=1) for A, B in ((Wt, Wt), (Wt, Ws), (Ws, Ws)))
     if rowwise:
-        if a.ndim == 0 or a.shape[-1] != d:
-            raise ValueError(f"with rowwise=True, alpha's last axis must have length d = {d}")
         dist2 = xp.sum(tt - 2.0 * a * ts + a * a * ss, axis=-1)
     else:
         dist2 = tt.sum() - 2.0 * a * ts.sum() + a * a * ss.sum()
@@ -69,7 +75,9 @@ def regression_optimal_alpha(W_source: ArrayLike, W_target: ArrayLike,
     ``W_source`` the risk does not depend on ``alpha_j`` and 0 is returned.
     """
     _check_pair(W_source, W_target)
+    rowwise = v.boolean("rowwise", rowwise)
     xp, _ = namespace(W_source, W_target)
+    v.representable(xp, W_source=W_source, W_target=W_target)
     Ws, Wt = asarray(xp, W_source), asarray(xp, W_target)
     if rowwise:
         ts, ss = xp.sum(Wt * Ws, axis=1), xp.sum(Ws * Ws, axis=1)
@@ -78,5 +86,6 @@ def regression_optimal_alpha(W_source: ArrayLike, W_target: ArrayLike,
     ss = xp.sum(Ws * Ws)
     ss_value = concrete(ss)
     if ss_value is not None and ss_value == 0:
-        raise ValueError("W_source must not be all zero (alpha has no effect then)")
+        v.fail("W_source", "non-zero (alpha has no effect when it is all zero)",
+               v.Got("an all-zero matrix"))
     return finish(xp, xp.sum(Wt * Ws) / ss)

@@ -202,8 +202,8 @@ def resolve_dtype(dtype):
         return jnp.float64 if x64 else jnp.float32
     try:
         dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from exc
+    except TypeError:
+        v.fail("dtype", "float32 or float64", dtype, error=TypeError)
     if dt == np.float64:
         if not x64:
             warnings.warn(
@@ -216,7 +216,7 @@ def resolve_dtype(dtype):
         return jnp.float64
     if dt == np.float32:
         return jnp.float32
-    raise ValueError(f"dtype must be float32 or float64, got {dt}")
+    v.fail("dtype", "float32 or float64", v.Got(str(dt)))
 
 
 def base_key(seed):
@@ -224,27 +224,26 @@ def base_key(seed):
     import jax
     import jax.numpy as jnp
 
+    accepted = ("an int, a key from jax.random.key(...) or a legacy uint32 key from "
+                "jax.random.PRNGKey(...)")
     if isinstance(seed, (bool, np.bool_)):
-        raise TypeError("seed must be an int or a jax.random key, got a bool")
+        v.fail("seed", accepted, seed, error=TypeError)
     if isinstance(seed, (int, np.integer)):
         try:
             return jax.random.key(int(seed))
-        except OverflowError as exc:
-            raise ValueError(f"seed {seed} is out of range for a JAX key") from exc
+        except OverflowError:
+            v.fail("seed", "an int in the range of a JAX key (64 bits)", seed)
     if isinstance(seed, (jax.Array, np.ndarray)):
         if jnp.issubdtype(seed.dtype, jax.dtypes.prng_key):
             if seed.shape != ():
-                raise ValueError(f"seed must be a single key, got a key array of shape {seed.shape}")
+                v.fail("seed", "a single key", v.Got(f"a key array of shape {seed.shape}"))
             return seed
         if seed.dtype == np.uint32:
             try:
                 return jax.random.wrap_key_data(jnp.asarray(seed))
             except (ValueError, TypeError) as exc:
-                raise ValueError(f"legacy uint32 key of shape {seed.shape} not understood: {exc}")
-    raise TypeError(
-        "seed must be an int, a key from jax.random.key(...) or a legacy uint32 key from "
-        f"jax.random.PRNGKey(...), got {type(seed).__name__}"
-    )
+                v.fail("seed", accepted, v.Got(f"a uint32 array of shape {seed.shape} ({exc})"))
+    v.fail("seed", accepted, v.Got(type(seed).__name__), error=TypeError)
 
 
 def _seed_record(seed):
@@ -257,44 +256,32 @@ def _seed_record(seed):
             "impl": str(jax.random.key_impl(key))}
 
 
-def _check_int(name, x, minimum=1):
-    if isinstance(x, (bool, np.bool_)) or np.ndim(x) != 0:
-        raise TypeError(f"{name} must be an integer, got {x!r}")
-    v.finite(name, x)
-    if float(x) != math.floor(float(x)) or float(x) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {x!r}")
-    return int(x)
-
-
 def _alpha_1d(alpha):
     v.finite("alpha", alpha)
     a = np.asarray(alpha, dtype=np.float64)
-    if a.ndim > 1:
-        raise ValueError(f"alpha must be a number or a 1-D array, got shape {a.shape}")
-    a = np.atleast_1d(a)
-    if a.size == 0:
-        raise ValueError("alpha must not be empty")
-    return a
+    if a.ndim > 1 or a.size == 0:
+        v.fail("alpha", "a number or a non-empty 1-D array", v.Got(f"shape {a.shape}"))
+    return np.atleast_1d(a)
 
 
 def _scalar(name, x):
     if np.ndim(x) != 0:
-        raise ValueError(f"{name} must be a single number for the simulation, got shape {np.shape(x)}")
+        v.fail(name, "a single number for the simulation", v.Got(f"shape {np.shape(x)}"))
     return float(x)
 
 
 def _spec(n, p, task_kwargs):
     """Validate one task keyword set (exactly as the theory does) and build a SimSpec."""
-    n = _check_int("n", n)
-    p = _check_int("p", p)
+    n = v.integer("n", n)
+    p = v.integer("p", p)
     given = {k: val for k, val in task_kwargs.items() if val is not None}
     task = _task.resolve(n, p, task_kwargs)  # raises TypeError/ValueError like the theory
     kind = task.kind
     if p < 2:
-        raise ValueError("the simulation needs p >= 2 (mu and mu_perp are orthogonal directions)")
+        v.fail("p", ">= 2 for the simulation (mu and mu_perp are orthogonal directions)", p)
     gamma = _scalar("gamma", given["gamma"])
     if kind == "ridge source":
-        N = _check_int("N", given["N"])
+        N = v.integer("N", given["N"])
         vals = {k: _scalar(k, given[k]) for k in ("mu", "mu_orth", "beta", "gamma_src")}
         spec = SimSpec(n=n, p=p, gamma=gamma, source="ridge", N=N, **vals)
         params = dict(task="ridge source", N=N, gamma=gamma, **vals)
@@ -317,7 +304,7 @@ def _sampler(method):
         except ImportError as exc:  # pragma: no cover - depends on the checkout
             raise ValueError(f"method='reduced' is not available in this installation: {exc}")
         return trial_stats
-    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    v.one_of("method", method, METHODS)
 
 
 # ----------------------------------------------------------------------------------------
@@ -360,7 +347,7 @@ def _chunking(chunk_size, trials, per_trial_bytes):
     if chunk_size is None:
         chunk = _default_chunk(per_trial_bytes, trials, n_dev)
     else:
-        chunk = _check_int("chunk_size", chunk_size)
+        chunk = v.integer("chunk_size", chunk_size)
         chunk = -(-chunk // n_dev) * n_dev  # a multiple of the device count
     return chunk, -(-trials // chunk)
 
@@ -560,9 +547,8 @@ def optimal_alpha_from_moments(m0, m1, T1, T2, T3):
 def _prepare(alpha, n, p, task_kwargs, trials, seed, method, dtype):
     alpha = _alpha_1d(alpha)
     spec, params = _spec(n, p, task_kwargs)
-    trials = _check_int("trials", trials)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    trials = v.integer("trials", trials)
+    v.one_of("method", method, METHODS)
     key = base_key(seed)
     jdtype = resolve_dtype(dtype)
     check_cpu_scheduler()
@@ -604,8 +590,7 @@ def simulate(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
                        source_norm2=source_norm2, source=source, target_mean=target_mean)
     alpha, spec, params, trials, key, jdtype, sampler = _prepare(
         alpha, n, p, task_kwargs, trials, seed, method, dtype)
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError("progress must be True or False")
+    v.boolean("progress", progress)
     itemsize = np.dtype(jdtype).itemsize
     per_trial_bytes = _direct_bytes(spec, itemsize) if method == "direct" else 64 * spec.p * itemsize
     chunk, n_chunks = _chunking(chunk_size, trials, per_trial_bytes + 4 * itemsize * alpha.size)
@@ -710,7 +695,7 @@ def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
                        source_norm2=source_norm2, source=source, target_mean=target_mean)
     alpha, spec, params, trials, key, jdtype, sampler = _prepare(
         alpha, n, p, task_kwargs, trials, seed, method, dtype)
-    test_points = _check_int("test_points", test_points)
+    test_points = v.integer("test_points", test_points)
     itemsize = np.dtype(jdtype).itemsize
     per_trial = (_direct_bytes(spec, itemsize) if method == "direct" else 64 * spec.p * itemsize)
     per_trial += 4 * itemsize * alpha.size * test_points
@@ -780,9 +765,9 @@ def simulate_regression(alpha: ArrayLike, n: int, p: int, *, W_source: ArrayLike
 
     from ._regression import _check_pair
 
-    n = _check_int("n", n)
-    p = _check_int("p", p)
-    trials = _check_int("trials", trials)
+    n = v.integer("n", n)
+    p = v.integer("p", p)
+    trials = v.integer("trials", trials)
     v.nonnegative("sigma", sigma)
     v.positive("gamma", gamma)
     sigma, gamma = _scalar("sigma", sigma), _scalar("gamma", gamma)
@@ -790,15 +775,16 @@ def simulate_regression(alpha: ArrayLike, n: int, p: int, *, W_source: ArrayLike
     Ws = np.asarray(W_source, dtype=np.float64)
     Wt = np.asarray(W_target, dtype=np.float64)
     if Ws.shape[1] != p:
-        raise ValueError(f"W_source has {Ws.shape[1]} columns but p = {p}")
+        v.fail("p", f"the number of columns of W_source ({Ws.shape[1]})", p)
     d = Ws.shape[0]
-    if not isinstance(rowwise, (bool, np.bool_)):
-        raise TypeError("rowwise must be True or False")
+    v.boolean("rowwise", rowwise)
+    v.boolean("progress", progress)
     v.finite("alpha", alpha)
     a = np.asarray(alpha, dtype=np.float64)
     if rowwise:
         if a.ndim not in (1, 2) or a.shape[-1] != d:
-            raise ValueError(f"with rowwise=True, alpha must have shape (d,) or (K, d) with d = {d}")
+            v.fail("alpha", f"of shape (d,) or (K, d) with d = {d} (rowwise=True)",
+                   v.Got(f"shape {a.shape}"))
         a = np.atleast_2d(a)
         alpha_mat = a
     else:

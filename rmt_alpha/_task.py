@@ -19,6 +19,8 @@ import functools
 import inspect
 from typing import NamedTuple
 
+import numpy as np
+
 from . import _general
 from . import _validate as v
 from ._backend import asarray, concrete, namespace
@@ -33,6 +35,8 @@ KEYWORD_SETS = {
     "general fixed source": ("source", "target_mean", "target_cov", "gamma"),
 }
 ALL_KEYWORDS = tuple(dict.fromkeys(k for ks in KEYWORD_SETS.values() for k in ks))
+#: Keywords that are vectors or covariances of length p (they do not broadcast).
+ARRAY_KEYWORDS = ("source", "target_mean", "source_mean", "source_cov", "target_cov")
 
 KEYWORD_DOC = """
     The task is given by exactly one keyword set:
@@ -81,10 +85,8 @@ def _select_set(given):
         if set(keys) == set(given):
             return name
     sets = "; ".join(f"{name}: {', '.join(keys)}" for name, keys in KEYWORD_SETS.items())
-    raise TypeError(
-        f"got task keywords {sorted(given)}, which match no keyword set. "
-        f"Give exactly one of these sets (do not mix them): {sets}"
-    )
+    v.fail("the task keywords", f"exactly one of these sets, not mixed ({sets})",
+           v.Got(str(sorted(given))), error=TypeError)
 
 
 def resolve(n, p, task_kwargs, alpha=None) -> Task:
@@ -96,12 +98,16 @@ def resolve(n, p, task_kwargs, alpha=None) -> Task:
     given = {k: val for k, val in task_kwargs.items() if val is not None}
     unknown = set(given) - set(ALL_KEYWORDS)
     if unknown:
-        raise TypeError(f"unexpected keyword(s) {sorted(unknown)}; accepted: {ALL_KEYWORDS}")
+        v.fail("the task keywords", f"among {', '.join(ALL_KEYWORDS)}",
+               v.Got(str(sorted(unknown))), error=TypeError)
     kind = _select_set(given)
+    v.broadcastable(alpha=alpha, n=n, p=p,
+                    **{k: x for k, x in given.items() if k not in ARRAY_KEYWORDS})
     v.positive_int("n", n)
     v.positive_int("p", p)
     v.positive("gamma", given["gamma"])
     xp, ndtr = namespace(n, p, alpha, *_flat(given.values()))
+    v.representable(xp, n=n, p=p, alpha=alpha)
     eta = asarray(xp, p) / asarray(xp, n)
     gamma = asarray(xp, given["gamma"])
 
@@ -133,7 +139,7 @@ def resolve(n, p, task_kwargs, alpha=None) -> Task:
 
     p_value = concrete(p)
     if p_value is None or p_value.ndim != 0:
-        raise ValueError("with source=/target_mean= vectors, p must be a single integer")
+        v.fail("p", "a single integer with the source=/target_mean= vectors", p)
     length = int(p_value)
     v.vector("source", given["source"], length)
     v.vector("target_mean", given["target_mean"], length)
@@ -141,7 +147,7 @@ def resolve(n, p, task_kwargs, alpha=None) -> Task:
     r = xp.dot(w, w)
     r_value = concrete(r)
     if r_value is not None and r_value <= 0:
-        raise ValueError("source must be a non-zero vector (||source||^2 > 0)")
+        v.fail("source", "a non-zero vector (||source||^2 > 0)", v.Got("the zero vector"))
     return Task(kind, xp, ndtr, eta, gamma, xp.dot(mu_b, mu_b), xp.dot(w, mu_b), r)
 
 
@@ -155,11 +161,11 @@ def _check_cauchy_schwarz(M, s, r):
     if Mv is None or sv is None or rv is None:
         return
     excess = sv * sv - Mv * rv
-    if (excess > 1e-12 * Mv * rv).any():
-        raise ValueError(
-            "alignment^2 must be <= target_norm2 * source_norm2 (Cauchy-Schwarz: "
-            "|w~^T mu_beta| <= ||w~|| ||mu_beta||)"
-        )
+    bad = excess > 1e-12 * Mv * rv
+    if bad.any():
+        v.fail("alignment", "at most sqrt(target_norm2 * source_norm2) in magnitude "
+               "(Cauchy-Schwarz: |w~^T mu_beta| <= ||w~|| ||mu_beta||)",
+               v.Got(v._entry(s, np.broadcast_to(sv, bad.shape), bad)))
 
 
 # The public signatures' annotations (strings: see rmt_alpha._typing).
@@ -186,10 +192,11 @@ def task_function(with_alpha: bool, extra=None):
             bound = wrapper.__signature__.bind(*args, **kwargs)
             pos = [bound.arguments[k] for k in positional]
             task_kwargs = {k: bound.arguments.get(k) for k in ALL_KEYWORDS}
+            if with_alpha:
+                v.finite("alpha", pos[0])
             task = resolve(pos[-2], pos[-1], task_kwargs, pos[0] if with_alpha else None)
             more = {k: bound.arguments.get(k, default) for k, default in extra.items()}
             if with_alpha:
-                v.finite("alpha", pos[0])
                 return f(pos[0], task, **more)
             return f(task, **more)
 

@@ -135,6 +135,8 @@ def source_accuracy(p: ArrayLike, *, N: ArrayLike, mu: ArrayLike, beta: ArrayLik
     v.nonnegative("mu", mu)
     v.in_closed_interval("beta", beta, -1.0, 1.0)
     v.positive("gamma_src", gamma_src)
+    v.broadcastable(p=p, N=N, mu=mu, beta=beta, gamma_src=gamma_src)
     xp, ndtr = namespace(p, N, mu, beta, gamma_src)
+    v.representable(xp, p=p, N=N, mu=mu, beta=beta, gamma_src=gamma_src)
     st = source_stats(p, N=N, mu=mu, gamma_src=gamma_src)
     return finish(xp, ndtr(asarray(xp, beta) * st.mean / xp.sqrt(st.norm2)))

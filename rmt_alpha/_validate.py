@@ -1,29 +1,86 @@
-"""Argument checks shared by the theory, the simulator and the command line.
+"""Argument checks shared by the theory, the simulator, the data tools and the command line.
 
-Each check raises ``ValueError`` naming the argument and its accepted range. Values that
-are being traced by JAX (inside ``jit``/``vmap``/``grad``) cannot be inspected and are
-passed through unchecked.
+Every refusal has one format, built by :func:`fail`::
+
+    <name> must be <accepted range>, got <value>
+
+(``ValueError`` for a value out of range, ``TypeError`` for a value of the wrong kind), so
+that a message names the argument, the offending value and what would have been accepted.
+For an array the offending entry and its index are shown. Values that are being traced by
+JAX (inside ``jit``/``vmap``/``grad``) cannot be inspected and are passed through unchecked.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._backend import concrete
+from ._backend import concrete, float_dtype
+
+#: Largest accepted sample size or dimension: integers above 2**53 are not all representable
+#: as floats, so "integer-valued" would lose its meaning.
+MAX_INT = 2**53
 
 
-def _values(name, x):
+def describe(x) -> str:
+    """A short description of a value for an error message (arrays by shape and dtype)."""
+    if isinstance(x, (bool, np.bool_)):
+        return f"{bool(x)!r} (a bool)"
+    if isinstance(x, (int, float, complex, str, np.generic)) or x is None:
+        return repr(x.item() if isinstance(x, np.generic) else x)
+    a = np.asarray(x) if not hasattr(x, "shape") else x
+    shape = tuple(getattr(a, "shape", ()))
+    dtype = getattr(a, "dtype", None)
+    kind = type(x).__name__
+    if shape == ():
+        try:
+            return repr(np.asarray(x).item())
+        except Exception:  # noqa: BLE001 - a description must never fail
+            return kind
+    return f"a {kind} of shape {shape}" + (f" and dtype {dtype}" if dtype is not None else "")
+
+
+def _entry(x, v, bad):
+    """The first offending entry of ``v`` (a numpy view of ``x``) where ``bad`` holds."""
+    if v.ndim == 0:
+        return describe(x)
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    return f"{v[idx].item()!r} at index {idx if len(idx) > 1 else idx[0]} of {describe(x)}"
+
+
+def fail(name, requirement, got, *, error=ValueError, note=None):
+    """Raise ``error("<name> must be <requirement>, got <got>[; note]")``.
+
+    ``got`` is the offending value (described with :func:`describe`) or, for a ready-made
+    description, a string wrapped in :class:`Got`.
+    """
+    shown = got.text if isinstance(got, Got) else describe(got)
+    message = f"{name} must be {requirement}, got {shown}"
+    if note:
+        message += f"; {note}"
+    raise error(message)
+
+
+class Got:
+    """A value description already formatted for :func:`fail` (e.g. ``"shape (3, 2)"``)."""
+
+    def __init__(self, text):
+        self.text = text
+
+
+def _values(name, x, kind="a real number"):
+    """A numpy view of ``x`` after the checks every numeric argument shares (``None`` when
+    traced): not a bool, not a string, not complex, finite. ``kind`` names what is expected."""
+    if isinstance(x, (bool, np.bool_, str)):
+        fail(name, f"{kind} (or an array of them)", x, error=TypeError)
     v = concrete(x)
     if v is None:
         return None
-    if v.dtype == object or not (
-        np.issubdtype(v.dtype, np.number) or np.issubdtype(v.dtype, np.bool_)
-    ):
-        raise TypeError(f"{name} must be a real number or array of real numbers, got {x!r}")
+    if v.dtype == np.bool_ or v.dtype == object or not np.issubdtype(v.dtype, np.number):
+        fail(name, f"{kind} (or an array of them)", x, error=TypeError)
     if np.iscomplexobj(v):
-        raise TypeError(f"{name} must be real, got a complex value")
+        fail(name, "real", Got(f"a complex value ({describe(x)})"), error=TypeError)
     if not np.all(np.isfinite(v)):
-        raise ValueError(f"{name} must be finite, got {x!r}")
+        fail(name, "finite", Got(_entry(x, v, ~np.isfinite(v))))
     return v
 
 
@@ -34,10 +91,12 @@ def finite(name, x):
 
 
 def positive_int(name, x):
-    """Integer-valued and >= 1 (sample sizes and dimensions)."""
-    v = _values(name, x)
-    if v is not None and (np.any(v < 1) or np.any(v != np.floor(v))):
-        raise ValueError(f"{name} must be a positive integer (>= 1), got {x!r}")
+    """Integer-valued and in ``[1, 2**53]`` (sample sizes and dimensions); not a bool."""
+    v = _values(name, x, "a positive integer")
+    if v is not None:
+        bad = (v < 1) | (v != np.floor(v)) | (v > MAX_INT)
+        if np.any(bad):
+            fail(name, "a positive integer (1 <= value <= 2**53)", Got(_entry(x, v, bad)))
     return x
 
 
@@ -45,7 +104,7 @@ def positive(name, x):
     """Strictly positive, finite (regularisations)."""
     v = _values(name, x)
     if v is not None and np.any(v <= 0):
-        raise ValueError(f"{name} must be > 0 and finite, got {x!r}")
+        fail(name, "> 0 and finite", Got(_entry(x, v, v <= 0)))
     return x
 
 
@@ -53,15 +112,51 @@ def nonnegative(name, x):
     """Non-negative, finite (norms, noise levels)."""
     v = _values(name, x)
     if v is not None and np.any(v < 0):
-        raise ValueError(f"{name} must be >= 0 and finite, got {x!r}")
+        fail(name, ">= 0 and finite", Got(_entry(x, v, v < 0)))
     return x
 
 
 def in_closed_interval(name, x, lo, hi):
+    """Within ``[lo, hi]``."""
     v = _values(name, x)
-    if v is not None and (np.any(v < lo) or np.any(v > hi)):
-        raise ValueError(f"{name} must lie in [{lo}, {hi}], got {x!r}")
+    if v is not None:
+        bad = (v < lo) | (v > hi)
+        if np.any(bad):
+            fail(name, f"in [{lo:g}, {hi:g}]", Got(_entry(x, v, bad)))
     return x
+
+
+def at_most(name, x, hi, reason):
+    """``|x| <= hi`` (``reason`` says why larger values are refused)."""
+    v = concrete(x)
+    if v is not None and np.any(np.abs(v) > hi):
+        fail(name, f"at most {hi:g} in magnitude ({reason})",
+             Got(_entry(x, v, np.abs(v) > hi)))
+    return x
+
+
+def boolean(name, x):
+    """``True`` or ``False`` (numpy bools too)."""
+    if not isinstance(x, (bool, np.bool_)):
+        fail(name, "True or False", x, error=TypeError)
+    return bool(x)
+
+
+def one_of(name, x, choices):
+    """One of the strings ``choices``."""
+    if not (isinstance(x, str) and x in choices):
+        fail(name, "one of " + ", ".join(repr(c) for c in choices), x)
+    return x
+
+
+def integer(name, x, minimum=1):
+    """A single integer (int, numpy integer or integer-valued float) ``>= minimum``."""
+    if isinstance(x, (bool, np.bool_)) or np.ndim(x) != 0:
+        fail(name, f"an integer >= {minimum}", x, error=TypeError)
+    v = _values(name, x, f"an integer >= {minimum}")
+    if v is not None and (v != np.floor(v) or v < minimum or v > MAX_INT):
+        fail(name, f"an integer >= {minimum}", x)
+    return int(x)
 
 
 def vector(name, x, length=None):
@@ -69,9 +164,9 @@ def vector(name, x, length=None):
     v = _values(name, x)
     if v is not None:
         if v.ndim != 1:
-            raise ValueError(f"{name} must be a 1-D vector, got shape {v.shape}")
+            fail(name, "a 1-D vector", Got(f"shape {v.shape}"))
         if length is not None and v.shape[0] != length:
-            raise ValueError(f"{name} must have length p = {length}, got length {v.shape[0]}")
+            fail(name, f"a vector of length p = {length}", Got(f"length {v.shape[0]}"))
     return x
 
 
@@ -79,5 +174,44 @@ def matrix(name, x):
     """A finite 2-D array."""
     v = _values(name, x)
     if v is not None and v.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (d x p), got shape {v.shape}")
+        fail(name, "a 2-D array (d x p)", Got(f"shape {v.shape}"))
     return x
+
+
+def broadcastable(**arrays):
+    """The shapes of the named arguments broadcast together; returns the broadcast shape.
+
+    Arguments that are ``None`` are ignored. The message names every argument that is not a
+    scalar, with its shape.
+    """
+    shapes = {k: np.shape(x) for k, x in arrays.items() if x is not None}
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        listed = ", ".join(f"{k} {s}" for k, s in shapes.items() if s != ())
+        names = [k for k, s in shapes.items() if s != ()]
+        fail(" and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 2 else names),
+             "arrays whose shapes broadcast together (numpy rules)", Got(f"shapes {listed}"))
+
+
+def representable(xp, **named):
+    """With JAX in float32 (x64 off), every non-zero value must be a normal float32.
+
+    A value that does not fit would silently become 0 or inf on conversion. numpy
+    computations (float64) need no check: every finite input is representable.
+    """
+    dtype = float_dtype(xp)
+    if dtype == np.float64:
+        return
+    info = np.finfo(dtype)
+    for name, x in named.items():
+        val = None if x is None else concrete(x)
+        if val is None or not np.issubdtype(val.dtype, np.number):
+            continue
+        a = np.abs(val.astype(np.float64))
+        bad = (a != 0) & ((a < info.tiny) | (a > info.max))
+        if np.any(bad):
+            fail(name, f"0 or between {info.tiny:.3g} and {info.max:.3g} in magnitude to be "
+                 f"computed in {dtype.name} (JAX's x64 mode is off)", Got(_entry(x, val, bad)),
+                 note="enable it with jax.config.update('jax_enable_x64', True) before any "
+                 "JAX computation, or pass numpy values (float64)")
