@@ -77,6 +77,7 @@ from typing import TYPE_CHECKING, Optional
 import numpy as np
 
 from . import _data_covariance as dc
+from . import _memory
 from . import _validate as v
 
 if TYPE_CHECKING:
@@ -674,6 +675,11 @@ def prepare_source(X_source, y_source, *, standardize=True, whiten=False, shrink
         scale = np.full(keep.size, np.sqrt(var[keep].mean()))
     else:
         scale = np.ones(keep.size)
+    k = min(N, keep.size)
+    _memory.guard("estimate_task", 8 * (4 * N * keep.size + 2 * k * k
+                                        + (6 * keep.size**2 if whiten else 0)),
+                  detail=f"N = {N}, p = {keep.size} features, whiten={whiten}",
+                  ways_out="use fewer features or samples" + (", or whiten=False" if whiten else ""))
     R = R[:, keep] / scale
     whitener, shrink_used = None, None
     if whiten:
@@ -839,6 +845,9 @@ class _Ridge:
 
     def __init__(self, X, g):
         m, p = X.shape
+        k = min(m, p)
+        _memory.guard("fine_tune", 8 * (3 * m * p + 2 * k * k), detail=f"{m} x {p} data",
+                      ways_out="use fewer features or samples")
         U, sv, Vt = np.linalg.svd(X, full_matrices=False)
         rank = sv > max(m, p) * np.finfo(np.float64).eps * (sv[0] if sv.size else 0.0)
         self.U, self.Vt, self.full = U, Vt, m >= p

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import _memory
 from . import _validate as v
-from ._backend import asarray, concrete, finish, namespace
-from .blocks import _h, kappa
+from ._backend import asarray, concrete, finish, float_dtype, namespace
+from .blocks import _h, _two_product, kappa
 
 if TYPE_CHECKING:
     from ._typing import Array, ArrayLike
@@ -42,8 +43,12 @@ def regression_risk(alpha: ArrayLike, n: ArrayLike, p: ArrayLike, *, W_source: A
     _check_pair(W_source, W_target)
     rowwise = v.boolean("rowwise", rowwise)
     xp, _ = namespace(alpha, n, p, W_source, W_target, sigma, gamma)
-    v.representable(xp, alpha=alpha, n=n, p=p, W_source=W_source, W_target=W_target,
-                    sigma=sigma, gamma=gamma)
+    dtype = float_dtype(xp)
+    v.representable(xp, alpha=alpha)
+    v.ratio("p", p, "n", n, dtype)
+    v.magnitude("gamma", gamma, dtype, zero=False)
+    v.magnitude("sigma", sigma, dtype, squared=True)
+    _check_norms(W_source, W_target, dtype)
     Ws, Wt = asarray(xp, W_source), asarray(xp, W_target)
     p_value = concrete(p)
     if p_value is not None and np.any(p_value != Ws.shape[1]):
@@ -53,17 +58,40 @@ def regression_risk(alpha: ArrayLike, n: ArrayLike, p: ArrayLike, *, W_source: A
     if rowwise and (a.ndim == 0 or a.shape[-1] != d):
         v.fail("alpha", f"an array whose last axis has length d = {d} (rowwise=True)",
                v.Got(f"shape {a.shape}"))
-    v.broadcastable(alpha=a[..., 0] if rowwise else alpha, n=n, p=p, sigma=sigma, gamma=gamma)
-    tt, ts, ss = (xp.sum(A * B, axis=1) for A, B in ((Wt, Wt), (Wt, Ws), (Ws, Ws)))
+    shape = v.broadcastable(alpha=a[..., 0] if rowwise else alpha, n=n, p=p, sigma=sigma,
+                            gamma=gamma)
+    if xp is np:
+        _memory.broadcast(shape)
+    # ||W_t - alpha W_s||^2 = ||D||^2 + (alpha - a)((alpha - a) ||W_s||^2 - 2 <D, W_s>) with
+    # a ~ alpha* (rounded) and D = W_t - a W_s (exact product): no cancellation next to the
+    # minimum, where the expanded ||W_t||^2 - 2 alpha <W_t, W_s> + alpha^2 ||W_s||^2 lost
+    # every digit (per row when rowwise).
+    axis = 1 if rowwise else None
+    a_star, ss = _optimum(xp, Ws, Wt, axis)
+    prod, err = _two_product(a_star[:, None] if rowwise else a_star, Ws)
+    D = (Wt - prod) - err
+    da = a - a_star
+    dist2 = xp.sum(D * D, axis=axis) + da * (da * ss - 2.0 * xp.sum(D * Ws, axis=axis))
     if rowwise:
-        dist2 = xp.sum(tt - 2.0 * a * ts + a * a * ss, axis=-1)
-    else:
-        dist2 = tt.sum() - 2.0 * a * ts.sum() + a * a * ss.sum()
+        dist2 = xp.sum(dist2, axis=-1)
     g = asarray(xp, gamma)
     k = kappa(asarray(xp, p) / asarray(xp, n), g)
-    s2 = asarray(xp, sigma) ** 2
-    risk = (k * k * dist2 + s2 * d * (1.0 + k) ** 2) / ((1.0 + k) ** 2 * _h(k, g))
+    q = k / (1.0 + k)
+    risk = (q * (q * dist2) + asarray(xp, sigma) ** 2 * d) / _h(k, g)
     return finish(xp, risk)
+
+
+def _check_norms(W_source, W_target, dtype):
+    v.inner_product("W_source", W_source, W_source, "||W_source||_F^2", dtype)
+    v.inner_product("W_target", W_target, W_target, "||W_target||_F^2", dtype)
+
+
+def _optimum(xp, Ws, Wt, axis):
+    """``(alpha*, ||W_s||^2)`` over ``axis`` (1: per row; None: whole matrices); 0 where
+    ``W_s`` is zero (alpha has no effect there), through a safe denominator."""
+    ts, ss = xp.sum(Wt * Ws, axis=axis), xp.sum(Ws * Ws, axis=axis)
+    zero = ss == 0
+    return xp.where(zero, 0.0, ts / xp.where(zero, 1.0, ss)), ss
 
 
 def regression_optimal_alpha(W_source: ArrayLike, W_target: ArrayLike,
@@ -77,15 +105,10 @@ def regression_optimal_alpha(W_source: ArrayLike, W_target: ArrayLike,
     _check_pair(W_source, W_target)
     rowwise = v.boolean("rowwise", rowwise)
     xp, _ = namespace(W_source, W_target)
-    v.representable(xp, W_source=W_source, W_target=W_target)
+    _check_norms(W_source, W_target, float_dtype(xp))
     Ws, Wt = asarray(xp, W_source), asarray(xp, W_target)
-    if rowwise:
-        ts, ss = xp.sum(Wt * Ws, axis=1), xp.sum(Ws * Ws, axis=1)
-        zero = ss == 0
-        return finish(xp, xp.where(zero, 0.0, ts / xp.where(zero, 1.0, ss)))
-    ss = xp.sum(Ws * Ws)
-    ss_value = concrete(ss)
-    if ss_value is not None and ss_value == 0:
+    ws = concrete(W_source)
+    if not rowwise and ws is not None and not np.any(ws):
         v.fail("W_source", "non-zero (alpha has no effect when it is all zero)",
                v.Got("an all-zero matrix"))
-    return finish(xp, xp.sum(Wt * Ws) / ss)
+    return finish(xp, _optimum(xp, Ws, Wt, 1 if rowwise else None)[0])

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _task
+from . import _memory, _task
 from . import _validate as v
 from ._blas import one_blas_thread
 from ._simspec import SimSpec
@@ -270,12 +270,13 @@ def _scalar(name, x):
     return float(x)
 
 
-def _spec(n, p, task_kwargs):
-    """Validate one task keyword set (exactly as the theory does) and build a SimSpec."""
+def _spec(n, p, task_kwargs, dtype):
+    """Validate one task keyword set (exactly as the theory does, with the accepted range of
+    the simulation's ``dtype``) and build a SimSpec."""
     n = v.integer("n", n)
     p = v.integer("p", p)
     given = {k: val for k, val in task_kwargs.items() if val is not None}
-    task = _task.resolve(n, p, task_kwargs)  # raises TypeError/ValueError like the theory
+    task = _task.resolve(n, p, task_kwargs, dtype=dtype)  # raises like the theory
     kind = task.kind
     if p < 2:
         v.fail("p", ">= 2 for the simulation (mu and mu_perp are orthogonal directions)", p)
@@ -318,38 +319,36 @@ def _mesh():
     return Mesh(np.array(jax.devices()), ("trials",))
 
 
-def _device_count():
-    import jax
+def _trial_bytes(method, spec: SimSpec, itemsize):
+    """Device bytes one trial of a sampler holds at once (an upper estimate).
 
-    return len(jax.devices())
-
-
-def _default_chunk(per_trial_bytes, trials, n_dev):
-    import jax
-
-    budget = 2**28  # bytes per device on a CPU
-    if jax.default_backend() != "cpu":  # an accelerator: an eighth of its memory
-        try:
-            budget = int(jax.devices()[0].memory_stats()["bytes_limit"]) // 8
-        except Exception:  # noqa: BLE001 - memory_stats is optional for a backend
-            budget = 2**31
-    per_dev = int(max(1, min(1024, budget // max(per_trial_bytes, 1))))
-    return min(per_dev * n_dev, -(-trials // n_dev) * n_dev)
-
-
-def _direct_bytes(spec: SimSpec, itemsize):
+    direct: the one normal draw of shape ``(N + n, p + 1)`` (drawn in float64 under x64),
+    the data blocks built from it and their Gram matrices; reduced: O(p) vectors.
+    """
+    if method != "direct":
+        return 64 * spec.p * itemsize
     ms = [spec.n] + ([spec.N] if spec.source == "ridge" else [])
-    return itemsize * max(3 * m * spec.p + 2 * min(m, spec.p) ** 2 for m in ms)
+    rows = sum(ms) * (spec.p + 1)
+    return 8 * rows + itemsize * (4 * rows + 2 * sum(min(m, spec.p) ** 2 for m in ms))
 
 
-def _chunking(chunk_size, trials, per_trial_bytes):
-    n_dev = _device_count()
-    if chunk_size is None:
-        chunk = _default_chunk(per_trial_bytes, trials, n_dev)
-    else:
-        chunk = v.integer("chunk_size", chunk_size)
-        chunk = -(-chunk // n_dev) * n_dev  # a multiple of the device count
-    return chunk, -(-trials // chunk)
+def _regression_trial_bytes(n, p, d, K, itemsize):
+    """Device bytes of one regression trial: the draw ``(n, p + d)`` (float64 under x64), the
+    data, the Gram matrix, the solution and the ``K x d`` risks."""
+    return 8 * n * (p + d) + itemsize * (3 * n * (p + d) + 2 * min(n, p) ** 2 + 4 * d * p
+                                         + 2 * n * d + 2 * d * K)
+
+
+def _describe(spec: SimSpec, dtype, method):
+    sizes = (f"N = {spec.N}, " if spec.source == "ridge" else "") + f"n = {spec.n}, p = {spec.p}"
+    return f"{sizes}, {np.dtype(dtype).name}, method='{method}'"
+
+
+_WAYS_OUT = {
+    "direct": "use method='reduced' (O(p) memory per trial), a smaller chunk_size, or fewer "
+              "points (n, N, p)",
+    "reduced": "use a smaller chunk_size or a smaller p",
+}
 
 
 def _per_trial_sharded(fn, mesh, n_replicated):
@@ -521,6 +520,20 @@ def _accuracy_program(sampler, static, names, dtype_name, devices):
     return jax.jit(program)
 
 
+def _check_trials(stats, dtype):
+    """Every trial's statistics must be finite, with squared norms ``||w0||^2, ||v||^2`` that
+    are normal numbers of ``dtype``: anything else means the task lies outside what a
+    ``dtype`` simulation represents, and it is refused rather than averaged in silently."""
+    tiny = np.finfo(dtype).tiny
+    bad = ~(np.isfinite(stats).all(axis=1) & (stats[:, 2] >= tiny) & (stats[:, 4] >= tiny))
+    if bad.any():
+        i = int(np.argmax(bad))
+        v.fail("the task", f"one that a {np.dtype(dtype).name} simulation can represent",
+               v.Got(f"{int(bad.sum())} trial(s) with non-finite or underflowing statistics "
+                     f"(e.g. ||w0||^2 = {stats[i, 2]:.3g}, ||v||^2 = {stats[i, 4]:.3g})"),
+               note="use float64 (JAX's x64 mode) or parameters nearer 1")
+
+
 def _score_features(stats):
     """Per-trial (a, b, q1, q2, q3): score mean = a + alpha b, second moment q1 + alpha q2 + alpha^2 q3."""
     a, b, c, d, e = stats.T
@@ -546,11 +559,11 @@ def optimal_alpha_from_moments(m0, m1, T1, T2, T3):
 
 def _prepare(alpha, n, p, task_kwargs, trials, seed, method, dtype):
     alpha = _alpha_1d(alpha)
-    spec, params = _spec(n, p, task_kwargs)
+    jdtype = resolve_dtype(dtype)
+    spec, params = _spec(n, p, task_kwargs, jdtype)
     trials = v.integer("trials", trials)
     v.one_of("method", method, METHODS)
     key = base_key(seed)
-    jdtype = resolve_dtype(dtype)
     check_cpu_scheduler()
     sampler = _sampler(method)
     params.update(seed=_seed_record(seed), dtype=np.dtype(jdtype).name)
@@ -592,8 +605,10 @@ def simulate(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
         alpha, n, p, task_kwargs, trials, seed, method, dtype)
     v.boolean("progress", progress)
     itemsize = np.dtype(jdtype).itemsize
-    per_trial_bytes = _direct_bytes(spec, itemsize) if method == "direct" else 64 * spec.p * itemsize
-    chunk, n_chunks = _chunking(chunk_size, trials, per_trial_bytes + 4 * itemsize * alpha.size)
+    chunk, n_chunks = _memory.plan(
+        f"simulate(method='{method}')", trials=trials, chunk_size=chunk_size,
+        per_trial=_trial_bytes(method, spec, itemsize) + 4 * itemsize * alpha.size,
+        detail=_describe(spec, jdtype, method), ways_out=_WAYS_OUT[method])
     static, names, values = _split_spec(spec)
     program = _accuracy_program(sampler, static, names, np.dtype(jdtype).name,
                                 tuple(_mesh().devices.flat))
@@ -602,8 +617,10 @@ def simulate(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
 
     def consume(out, valid):
         stats, mean, m2 = out
+        stats = np.asarray(stats, dtype=np.float64)[valid]
+        _check_trials(stats, jdtype)
         curve.add(int(valid.sum()), mean, m2)
-        moments.add(_score_features(np.asarray(stats, dtype=np.float64)[valid])[:, None, :])
+        moments.add(_score_features(stats)[:, None, :])
 
     import jax.numpy as jnp
 
@@ -697,9 +714,14 @@ def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
         alpha, n, p, task_kwargs, trials, seed, method, dtype)
     test_points = v.integer("test_points", test_points)
     itemsize = np.dtype(jdtype).itemsize
-    per_trial = (_direct_bytes(spec, itemsize) if method == "direct" else 64 * spec.p * itemsize)
-    per_trial += 4 * itemsize * alpha.size * test_points
-    chunk, n_chunks = _chunking(None, trials, per_trial)
+    samples = 2 * alpha.size * test_points  # scores per trial
+    chunk, n_chunks = _memory.plan(
+        f"simulate_scores(method='{method}')", trials=trials,
+        per_trial=_trial_bytes(method, spec, itemsize) + 2 * itemsize * samples,
+        host=2 * 8 * samples * trials,  # the float64 samples, gathered then reshaped
+        detail=_describe(spec, jdtype, method) + f", {trials} trials x {samples} scores",
+        ways_out=_WAYS_OUT[method].replace(", a smaller chunk_size", "")
+        + ", or fewer trials, test_points or alphas")
     static, names, values = _split_spec(spec)
     program = _scores_program(sampler, static, names, np.dtype(jdtype).name, test_points,
                               tuple(_mesh().devices.flat))
@@ -763,7 +785,7 @@ def simulate_regression(alpha: ArrayLike, n: int, p: int, *, W_source: ArrayLike
     """
     import jax.numpy as jnp
 
-    from ._regression import _check_pair
+    from ._regression import _check_norms, _check_pair
 
     n = v.integer("n", n)
     p = v.integer("p", p)
@@ -772,6 +794,11 @@ def simulate_regression(alpha: ArrayLike, n: int, p: int, *, W_source: ArrayLike
     v.positive("gamma", gamma)
     sigma, gamma = _scalar("sigma", sigma), _scalar("gamma", gamma)
     _check_pair(W_source, W_target)
+    jdtype = resolve_dtype(dtype)
+    v.ratio("p", p, "n", n, jdtype)
+    v.magnitude("gamma", gamma, jdtype, zero=False)
+    v.magnitude("sigma", sigma, jdtype, squared=True)
+    _check_norms(W_source, W_target, jdtype)
     Ws = np.asarray(W_source, dtype=np.float64)
     Wt = np.asarray(W_target, dtype=np.float64)
     if Ws.shape[1] != p:
@@ -791,11 +818,13 @@ def simulate_regression(alpha: ArrayLike, n: int, p: int, *, W_source: ArrayLike
         a = _alpha_1d(a)
         alpha_mat = np.repeat(a[:, None], d, axis=1)
     key = base_key(seed)
-    jdtype = resolve_dtype(dtype)
     check_cpu_scheduler()
     itemsize = np.dtype(jdtype).itemsize
-    per_trial = itemsize * (3 * n * p + 2 * min(n, p) ** 2 + 4 * d * p + 2 * n * d)
-    chunk, n_chunks = _chunking(chunk_size, trials, per_trial)
+    chunk, n_chunks = _memory.plan(
+        "simulate_regression", trials=trials, chunk_size=chunk_size,
+        per_trial=_regression_trial_bytes(n, p, d, alpha_mat.shape[0], itemsize),
+        detail=f"n = {n}, p = {p}, d = {d}, {np.dtype(jdtype).name}",
+        ways_out="use a smaller chunk_size or fewer points (n, p, d)")
     program = _regression_program(n, np.dtype(jdtype).name, tuple(_mesh().devices.flat))
     curve, moments = _Curve(), _Moments()
 

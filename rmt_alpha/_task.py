@@ -21,10 +21,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _general
+from . import _general, _memory
 from . import _validate as v
-from ._backend import asarray, concrete, namespace
-from .blocks import source_stats
+from ._backend import asarray, concrete, float_dtype, namespace
+from .blocks import _source
 
 KEYWORD_SETS = {
     "ridge source": ("N", "mu", "mu_orth", "beta", "gamma", "gamma_src"),
@@ -67,7 +67,9 @@ KEYWORD_DOC = """
 
 class Task(NamedTuple):
     """A task reduced to the fixed-source summary ``(eta, gamma, M, s, r)``; ``kind`` names
-    the keyword set it was given by (a key of :data:`KEYWORD_SETS`)."""
+    the keyword set it was given by (a key of :data:`KEYWORD_SETS`). ``G = M r - s^2``
+    (the Gram determinant of ``w~`` and ``mu_beta``) where a keyword set gives it without
+    cancellation; ``None``: computed from ``M, s, r``."""
 
     kind: str
     xp: object
@@ -78,6 +80,7 @@ class Task(NamedTuple):
     s: object
     r: object
     general: object = None  # a rmt_alpha._general.GeneralTask for the general sets (M, s, r None)
+    G: object = None
 
 
 def _select_set(given):
@@ -89,11 +92,13 @@ def _select_set(given):
            v.Got(str(sorted(given))), error=TypeError)
 
 
-def resolve(n, p, task_kwargs, alpha=None) -> Task:
+def resolve(n, p, task_kwargs, alpha=None, dtype=None) -> Task:
     """Validate ``n, p`` and one keyword set and reduce them to a :class:`Task`.
 
     ``alpha`` (not validated here) only takes part in choosing the array namespace, so that a
     JAX ``alpha`` alone (e.g. under ``jax.grad`` in alpha) gives a JAX computation.
+    ``dtype``: the float type whose accepted range applies (default: the namespace's;
+    the simulator passes its own).
     """
     given = {k: val for k, val in task_kwargs.items() if val is not None}
     unknown = set(given) - set(ALL_KEYWORDS)
@@ -101,13 +106,18 @@ def resolve(n, p, task_kwargs, alpha=None) -> Task:
         v.fail("the task keywords", f"among {', '.join(ALL_KEYWORDS)}",
                v.Got(str(sorted(unknown))), error=TypeError)
     kind = _select_set(given)
-    v.broadcastable(alpha=alpha, n=n, p=p,
-                    **{k: x for k, x in given.items() if k not in ARRAY_KEYWORDS})
+    shape = v.broadcastable(alpha=alpha, n=n, p=p,
+                            **{k: x for k, x in given.items() if k not in ARRAY_KEYWORDS})
     v.positive_int("n", n)
     v.positive_int("p", p)
     v.positive("gamma", given["gamma"])
     xp, ndtr = namespace(n, p, alpha, *_flat(given.values()))
-    v.representable(xp, n=n, p=p, alpha=alpha)
+    if xp is np:
+        _memory.broadcast(shape)
+    dtype = float_dtype(xp) if dtype is None else np.dtype(dtype)
+    v.representable(xp, alpha=alpha)
+    v.ratio("p", p, "n", n, dtype)
+    v.magnitude("gamma", given["gamma"], dtype, zero=False)
     eta = asarray(xp, p) / asarray(xp, n)
     gamma = asarray(xp, given["gamma"])
 
@@ -121,15 +131,24 @@ def resolve(n, p, task_kwargs, alpha=None) -> Task:
         v.nonnegative("mu_orth", given["mu_orth"])
         v.in_closed_interval("beta", given["beta"], -1.0, 1.0)
         v.positive("gamma_src", given["gamma_src"])
+        v.magnitude("gamma_src", given["gamma_src"], dtype, zero=False)
+        v.magnitude("mu", given["mu"], dtype, squared=True)
+        v.magnitude("mu_orth", given["mu_orth"], dtype, squared=True)
+        v.magnitude("beta", given["beta"], dtype, squared=True, top=1.0)
+        v.ratio("p", p, "N", given["N"], dtype)
         mu, mu_orth, beta = (asarray(xp, given[k]) for k in ("mu", "mu_orth", "beta"))
-        src = source_stats(p, N=given["N"], mu=mu, gamma_src=given["gamma_src"])
-        M = beta * beta * mu * mu + (1.0 - beta * beta) * mu_orth * mu_orth
-        return Task(kind, xp, ndtr, eta, gamma, M, beta * src.mean, src.norm2)
+        mean, r, excess = _source(p, given["N"], mu, given["gamma_src"])
+        b2, o2 = beta * beta, mu_orth * mu_orth
+        M = b2 * (mu * mu) + (1.0 - b2) * o2
+        # G = M r - s^2 = beta^2 (mu^2 r - mean^2) + (1 - beta^2) mu_orth^2 r: no cancellation
+        return Task(kind, xp, ndtr, eta, gamma, M, beta * mean, r, G=b2 * excess + (1.0 - b2) * o2 * r)
 
     if kind == "fixed source":
         v.nonnegative("target_norm2", given["target_norm2"])
         v.finite("alignment", given["alignment"])
         v.positive("source_norm2", given["source_norm2"])
+        for k in ("target_norm2", "alignment", "source_norm2"):
+            v.magnitude(k, given[k], dtype, zero=k != "source_norm2")
         M, s, r = (asarray(xp, given[k]) for k in ("target_norm2", "alignment", "source_norm2"))
         _check_cauchy_schwarz(M, s, r)
         # The mean and chance_alpha do not involve r: broadcast so that every result has
@@ -143,12 +162,22 @@ def resolve(n, p, task_kwargs, alpha=None) -> Task:
     length = int(p_value)
     v.vector("source", given["source"], length)
     v.vector("target_mean", given["target_mean"], length)
+    _check_vectors(given["source"], given["target_mean"], dtype)
     w, mu_b = asarray(xp, given["source"]), asarray(xp, given["target_mean"])
-    r = xp.dot(w, w)
-    r_value = concrete(r)
-    if r_value is not None and r_value <= 0:
+    r, s = xp.dot(w, w), xp.dot(w, mu_b)
+    d = mu_b - (s / r) * w  # the part of mu_beta orthogonal to w~: G = r ||d||^2
+    return Task(kind, xp, ndtr, eta, gamma, xp.dot(mu_b, mu_b), s, r, G=r * xp.dot(d, d))
+
+
+def _check_vectors(source, target_mean, dtype):
+    """``||source||^2 > 0`` and the three inner products ``r, M, s`` within the accepted
+    magnitudes (as for the fixed-source set)."""
+    w = concrete(source)
+    if w is not None and not np.any(w):
         v.fail("source", "a non-zero vector (||source||^2 > 0)", v.Got("the zero vector"))
-    return Task(kind, xp, ndtr, eta, gamma, xp.dot(mu_b, mu_b), xp.dot(w, mu_b), r)
+    v.inner_product("source", source, source, "||source||^2", dtype)
+    v.inner_product("target_mean", target_mean, target_mean, "||target_mean||^2", dtype)
+    v.inner_product("source", source, target_mean, "source . target_mean", dtype)
 
 
 def _flat(values):
@@ -175,8 +204,10 @@ _ANNOTATIONS = {
 }
 
 
-def task_function(with_alpha: bool, extra=None):
+def task_function(with_alpha: bool, extra=None, infinite_alpha: bool = False):
     """Decorate ``f(alpha, task)`` (or ``f(task)``) into ``f(alpha, n, p, *, <keywords>)``.
+
+    ``infinite_alpha``: ``alpha = +-inf`` is accepted (``f`` evaluates the limit).
 
     The public signature lists every task keyword (keyword-only, default ``None``) so that
     ``help()`` and introspection show them; :func:`resolve` enforces that exactly one
@@ -193,8 +224,10 @@ def task_function(with_alpha: bool, extra=None):
             pos = [bound.arguments[k] for k in positional]
             task_kwargs = {k: bound.arguments.get(k) for k in ALL_KEYWORDS}
             if with_alpha:
-                v.finite("alpha", pos[0])
+                (v.not_nan if infinite_alpha else v.finite)("alpha", pos[0])
             task = resolve(pos[-2], pos[-1], task_kwargs, pos[0] if with_alpha else None)
+            if with_alpha and infinite_alpha and task.general is not None:
+                v.finite("alpha", pos[0])  # the general sets take finite alphas only
             more = {k: bound.arguments.get(k, default) for k, default in extra.items()}
             if with_alpha:
                 return f(pos[0], task, **more)

@@ -67,9 +67,10 @@ class Got:
         self.text = text
 
 
-def _values(name, x, kind="a real number"):
+def _values(name, x, kind="a real number", allow_inf=False):
     """A numpy view of ``x`` after the checks every numeric argument shares (``None`` when
-    traced): not a bool, not a string, not complex, finite. ``kind`` names what is expected."""
+    traced): not a bool, not a string, not complex, finite (or +-inf with ``allow_inf``).
+    ``kind`` names what is expected."""
     if isinstance(x, (bool, np.bool_, str)):
         fail(name, f"{kind} (or an array of them)", x, error=TypeError)
     v = concrete(x)
@@ -79,7 +80,9 @@ def _values(name, x, kind="a real number"):
         fail(name, f"{kind} (or an array of them)", x, error=TypeError)
     if np.iscomplexobj(v):
         fail(name, "real", Got(f"a complex value ({describe(x)})"), error=TypeError)
-    if not np.all(np.isfinite(v)):
+    if allow_inf and np.any(np.isnan(v)):
+        fail(name, "a number or +-inf (not nan)", Got(_entry(x, v, np.isnan(v))))
+    if not allow_inf and not np.all(np.isfinite(v)):
         fail(name, "finite", Got(_entry(x, v, ~np.isfinite(v))))
     return v
 
@@ -87,6 +90,12 @@ def _values(name, x, kind="a real number"):
 def finite(name, x):
     """Any finite real value(s)."""
     _values(name, x)
+    return x
+
+
+def not_nan(name, x):
+    """Any real value(s) but nan: +-inf allowed (where a function evaluates its limit)."""
+    _values(name, x, allow_inf=True)
     return x
 
 
@@ -133,6 +142,79 @@ def at_most(name, x, hi, reason):
         fail(name, f"at most {hi:g} in magnitude ({reason})",
              Got(_entry(x, v, np.abs(v) > hi)))
     return x
+
+
+#: The accepted range of the closed forms, by the dtype they are computed in: every non-zero
+#: scale parameter (ridges, squared norms, alignments) within ``[1/R, R]``, every length
+#: whose square enters (``mu``, ``mu_orth``, ``sigma``, ``|beta|``) within
+#: ``[1/sqrt(R), sqrt(R)]`` (``beta`` at most 1), and ``p/n``, ``p/N`` within ``[1/R, R]``.
+#: The formulas multiply at most about ten such factors, so inside this range no
+#: intermediate over- or underflows and every result is exact to rounding
+#: (tests/test_reliability_extremes.py); outside it an argument is refused, never computed
+#: wrongly.
+SCALE_LIMIT = {np.dtype(np.float64): 1e30, np.dtype(np.float32): 1e6}
+
+
+def magnitude(name, x, dtype=np.float64, *, squared=False, zero=True, top=None):
+    """``x = 0`` (if ``zero``) or ``1/R <= |x| <= R`` with ``R = SCALE_LIMIT[dtype]``.
+
+    ``squared=True`` for a length whose square enters the formulas (``mu``, ``sigma``): its
+    range is ``[1/sqrt(R), sqrt(R)]``; ``top`` overrides the upper end (``beta``: 1).
+    """
+    v = concrete(x)
+    if v is None:
+        return x
+    dtype = np.dtype(dtype)
+    R = SCALE_LIMIT[dtype]
+    lo, hi = (1.0 / np.sqrt(R), np.sqrt(R)) if squared else (1.0 / R, R)
+    hi = hi if top is None else top
+    a = np.abs(v.astype(np.float64))
+    slack = 4.0 * np.finfo(dtype).eps  # the edges themselves, rounded to dtype, are accepted
+    lo, hi = lo * (1.0 - slack), hi * (1.0 + slack)
+    bad = (a != 0) & ((a < lo) | (a > hi)) if zero else (a < lo) | (a > hi)
+    if np.any(bad):
+        fail(name, f"{'0 or ' if zero else ''}between {lo:.3g} and {hi:.3g} in magnitude (the "
+             f"range of the closed forms in {dtype.name})", Got(_entry(x, v, bad)),
+             note=None if dtype == np.float64 else "JAX's x64 mode is off; enable it with "
+             "jax.config.update('jax_enable_x64', True) for the float64 range")
+    return x
+
+
+def ratio(name, x, other_name, other, dtype=np.float64):
+    """``x / other`` (e.g. ``p / n``) within ``[1/R, R]`` (``R = SCALE_LIMIT[dtype]``)."""
+    a, b = concrete(x), concrete(other)
+    if a is None or b is None:
+        return
+    dtype = np.dtype(dtype)
+    R = SCALE_LIMIT[dtype]
+    q = np.asarray(a.astype(np.float64) / b.astype(np.float64))
+    bad = (q < 1.0 / R) | (q > R)
+    if np.any(bad):
+        fail(name, f"such that {name}/{other_name} lies between {1 / R:g} and {R:g} (the range "
+             f"of the closed forms in {dtype.name})",
+             Got(f"{name}/{other_name} = " + _entry(q, q, bad)))
+
+
+def inner_product(name, a, b, what, dtype=np.float64):
+    """The inner product ``a . b`` of two arrays (flattened) 0 or within ``[1/R, R]`` in
+    magnitude (``R = SCALE_LIMIT[dtype]``); ``what`` names it in the message (e.g.
+    ``"||source||^2"``). Computed in float64 after an exact power-of-two scaling of each
+    array, so that the check itself cannot over- or underflow."""
+    a, b = concrete(a), concrete(b)
+    if a is None or b is None:
+        return
+    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    ea = np.frexp(np.max(np.abs(a)))[1] if np.any(a) else 0
+    eb = np.frexp(np.max(np.abs(b)))[1] if np.any(b) else 0
+    dot = abs(float(np.dot(np.ldexp(a, -ea), np.ldexp(b, -eb))))
+    if dot == 0:
+        return
+    R = SCALE_LIMIT[np.dtype(dtype)]
+    log10 = np.log10(dot) + (ea + eb) * np.log10(2.0)
+    if abs(log10) > np.log10(R):
+        fail(name, f"an array with {what} 0 or between {1 / R:g} and {R:g} in magnitude (the "
+             f"range of the closed forms in {np.dtype(dtype).name})",
+             Got(f"{what} = {10.0 ** (log10 % 1):.3g}e{int(np.floor(log10)):+d}"))
 
 
 def boolean(name, x):
@@ -209,7 +291,7 @@ def representable(xp, **named):
         if val is None or not np.issubdtype(val.dtype, np.number):
             continue
         a = np.abs(val.astype(np.float64))
-        bad = (a != 0) & ((a < info.tiny) | (a > info.max))
+        bad = (a != 0) & ((a < info.tiny) | (a > info.max)) & np.isfinite(a)
         if np.any(bad):
             fail(name, f"0 or between {info.tiny:.3g} and {info.max:.3g} in magnitude to be "
                  f"computed in {dtype.name} (JAX's x64 mode is off)", Got(_entry(x, val, bad)),

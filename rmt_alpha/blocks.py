@@ -26,9 +26,10 @@ def delta(eta, gamma):
     xp, _ = namespace(eta, gamma)
     eta, gamma = asarray(xp, eta), asarray(xp, gamma)
     b = eta - gamma - 1.0
-    D = xp.sqrt(b * b + 4.0 * eta * gamma)
+    D = xp.hypot(b, 2.0 * xp.sqrt(eta) * xp.sqrt(gamma))  # no overflow of b^2 for huge gamma
     # Both branches are finite everywhere, so the unused one cannot poison gradients.
-    return xp.where(b >= 0, (b + D) / (2.0 * gamma), 2.0 * eta / (D - xp.minimum(b, 0.0)))
+    return xp.where(b >= 0, 0.5 * (b / gamma) + 0.5 * (D / gamma),
+                    2.0 * eta / (D - xp.minimum(b, 0.0)))
 
 
 def kappa(eta, gamma):
@@ -42,16 +43,17 @@ def kappa(eta, gamma):
     xp, _ = namespace(eta, gamma)
     eta, gamma = asarray(xp, eta), asarray(xp, gamma)
     c = eta - 1.0 + gamma
-    S = xp.sqrt(c * c + 4.0 * gamma)
+    S = xp.hypot(c, 2.0 * xp.sqrt(gamma))  # sqrt(c^2 + 4 gamma) without overflow of c^2
     # Both branches are finite everywhere, so the unused one cannot poison gradients.
-    return xp.where(c >= 0, 0.5 * (c + S), 2.0 * gamma / (S - xp.minimum(c, 0.0)))
+    return xp.where(c >= 0, 0.5 * c + 0.5 * S, 2.0 * gamma / (S - xp.minimum(c, 0.0)))
 
 
 def _h(kap, gamma):
     # h = 1 - eta/(1+kappa)^2 = ((1+kappa)^2 - eta) / (1+kappa)^2. Using the quadratic
     # kappa^2 = (eta - 1 + gamma) kappa + gamma, (1+kappa)^2 - eta = (1+kappa)(kappa^2+gamma)/kappa,
-    # a sum of positive terms: no cancellation at the interpolation peak eta = 1.
-    return (kap * kap + gamma) / (kap * (1.0 + kap))
+    # a sum of positive terms: no cancellation at the interpolation peak eta = 1. Written as
+    # (kappa + gamma/kappa) / (1 + kappa), so that kappa^2 neither overflows nor underflows.
+    return (kap + gamma / kap) / (1.0 + kap)
 
 
 def h_factor(eta, gamma):
@@ -87,6 +89,14 @@ def source_stats(p, *, N, mu, gamma_src):
     ``second_moment = mu^2/(h~ L~) ((mu^2+1)/L~ - 2(1-h~)) + (1-h~)/h~``,
     ``norm2 = (mu^2 + eta~) / (h~ L~^2)``.
     """
+    mean, norm2, _ = _source(p, N, mu, gamma_src)
+    return SourceStats(mean, mean * mean + norm2, norm2)
+
+
+def _source(p, N, mu, gamma_src):
+    r"""``(mean, norm2, excess)`` of the ridge source, with the Gram determinant
+    ``excess = mu^2 norm2 - mean^2 = mu^2 eta~ (1 + mu^2/(1+kappa~)^2) / (h~ L~^2) >= 0``
+    of ``(w~, mu)`` written without cancellation; ``L~^2`` is never formed."""
     xp, _ = namespace(p, N, mu, gamma_src)
     p, N, mu, g = (asarray(xp, v) for v in (p, N, mu, gamma_src))
     eta_s = p / N
@@ -94,9 +104,8 @@ def source_stats(p, *, N, mu, gamma_src):
     hs = _h(k, g)
     mu2 = mu * mu
     L = mu2 + 1.0 + k
-    mean = mu2 / L
-    norm2 = (mu2 + eta_s) / (hs * L * L)
-    return SourceStats(mean, mean * mean + norm2, norm2)
+    excess = mu2 * eta_s * (1.0 + mu2 / (1.0 + k) / (1.0 + k)) / L / L / hs
+    return mu2 / L, (mu2 + eta_s) / L / L / hs, excess
 
 
 class FixedSourceMoments(NamedTuple):
@@ -141,20 +150,70 @@ class _Coefficients(NamedTuple):
     v0: object  # variance = v0 + alpha v1 + alpha^2 v2
     v1: object
     v2: object
+    h: object
+    B: object  # v2 = (kappa/L)^2 B / h
+    G: object  # M r - s^2
 
 
-def _variance_coefficients(xp, eta, gamma, M, s, r):
+def _variance_coefficients(xp, eta, gamma, M, s, r, G=None):
+    r"""``m0, m1`` and the variance ``v0 + alpha v1 + alpha^2 v2`` of THEORY §3, each a
+    product or quotient of non-negative factors (no cancellation, no square of a large
+    quantity), with the Gram determinant ``G = M r - s^2 >= 0`` (computed as
+    ``r (M - s (s/r))`` unless given):
+
+    * ``v0 = (M + eta) / (h L^2)``,
+    * ``v1 = 2 kappa s (1 + kappa - eta) / ((1 + kappa) h L^2) = 2 gamma s / (h L^2)``
+      (the quadratic gives ``1 + kappa - eta = gamma (1 + kappa) / kappa``, which does not
+      cancel when ``kappa ~ eta - 1``),
+    * ``v2 = (kappa/L)^2 B / h`` with ``B = r + (2/(1+kappa) + M/(1+kappa)^2) G
+      + eta s^2/(1+kappa)^2``, which is ``(L^2 r - s^2 (2L - M - eta)) / (1+kappa)^2``
+      rewritten with ``L = 1 + kappa + M``.
+    """
     k = kappa(eta, gamma)
     h = _h(k, gamma)
-    L = M + 1.0 + k
-    hL2 = h * L * L
-    q = k / (1.0 + k)
+    a = 1.0 + k
+    L = M + a
+    if G is None:
+        G = _gram(M, s, r)
+    B = r + (2.0 / a) * G + (M / a) * (G / a) + eta * (s / a) * (s / a)
     return _Coefficients(
         kappa=k,
         L=L,
         m0=M / L,
-        m1=k * s / L,
-        v0=(M + eta) / hL2,
-        v1=2.0 * q * s * (1.0 + k - eta) / hL2,
-        v2=q * q * (L * L * r - s * s * (2.0 * L - M - eta)) / hL2,
+        m1=k * (s / L),
+        v0=(M + eta) / L / L / h,
+        v1=2.0 * gamma * (s / L) / L / h,
+        v2=(k / L) * (k / L) * B / h,
+        h=h,
+        B=B,
+        G=G,
     )
+
+
+def _gram(M, s, r):
+    r"""``G = M r - s^2``, the Gram determinant of ``(w~, mu_beta)`` (``>= 0`` by
+    Cauchy-Schwarz), with both products exact (Dekker's two-product): a source nearly
+    parallel to ``mu_beta`` (``s^2 ~ M r``, where ``G`` cancels) still gets ``G`` to full
+    relative precision. Rounding can leave a tiny negative value where ``G = 0``: set to 0
+    (at ``G = 0`` itself the derivative is kept: the formulas extend smoothly past the edge).
+    """
+    xp, _ = namespace(M, s, r)
+    p1, e1 = _two_product(M, r)
+    p2, e2 = _two_product(s, s)
+    G = (p1 - p2) + (e1 - e2)
+    return xp.where(G < 0, 0.0, G)
+
+
+def _two_product(a, b):
+    """``(p, e)`` with ``p = fl(a b)`` and ``p + e = a b`` exactly (Veltkamp split; valid
+    inside the accepted range, where no product over- or underflows)."""
+    p = a * b
+    a_hi, a_lo = _split(a)
+    b_hi, b_lo = _split(b)
+    return p, ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
+def _split(a):
+    c = (134217729.0 if a.dtype.itemsize == 8 else 4097.0) * a  # 2^27 + 1, 2^12 + 1
+    hi = c - (c - a)
+    return hi, a - hi

@@ -113,7 +113,10 @@ def test_fixed_source_ranges(name, bad):
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, [0.0, np.nan]])
 def test_alpha_finite(bad):
+    # test_accuracy and test_error take alpha = +-inf as the alpha -> +-inf limit
     for f in WITH_ALPHA:
+        if np.all(~np.isnan(bad)) and f in (ra.test_accuracy, ra.test_error):
+            continue
         with pytest.raises(ValueError, match=r"\balpha\b"):
             f(bad, 40, P, **RIDGE)
 
