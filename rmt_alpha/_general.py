@@ -486,7 +486,7 @@ def score_coefficients(n, p, **task_kwargs):
     from .blocks import _variance_coefficients
 
     xp = task.xp
-    c = _variance_coefficients(xp, task.eta, task.gamma, task.M, task.s, task.r)
+    c = _variance_coefficients(xp, task.eta, task.gamma, task.M, task.s, task.r, task.G)
     m0, m1 = xp.broadcast_arrays(c.m0, c.m1)
     pair = lambda x: xp.stack(xp.broadcast_arrays(x, x, m0)[:2], axis=-1)  # noqa: E731
     return ScoreCoefficients(finish(xp, m0), finish(xp, m1), finish(xp, pair(c.v0)),

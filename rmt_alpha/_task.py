@@ -88,8 +88,8 @@ def _select_set(given):
         if set(keys) == set(given):
             return name
     sets = "; ".join(f"{name}: {', '.join(keys)}" for name, keys in KEYWORD_SETS.items())
-    v.fail("the task keywords", f"exactly one of these sets, not mixed ({sets})",
-           v.Got(str(sorted(given))), error=TypeError)
+    v.fail("the task keywords", f"exactly one keyword set, not a mix ({sets})",
+           v.Got(f"{sorted(given)}, which match no keyword set"), error=TypeError)
 
 
 def resolve(n, p, task_kwargs, alpha=None, dtype=None) -> Task:
