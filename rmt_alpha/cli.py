@@ -44,14 +44,34 @@ TASK_KEYS = tuple(dict.fromkeys(k for keys in TASK_SETS.values() for k in keys))
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with a hook to report library errors as argument errors (exit status 2)."""
+    """argparse whose errors are one line on stderr (exit status 2), with a hook to report
+    library errors as errors of the flag they name -- a flag this command has."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(str(message).split())} "
+                     f"(see '{self.prog} --help')\n")
 
     def fail(self, exc: Exception):
         msg = str(exc)
+        own = self._option_string_actions
         for name, flag in sorted(FLAGS.items(), key=lambda kv: -len(kv[0])):
-            if re.match(rf"{re.escape(name)}\b", msg) and not msg.startswith(name + "_"):
+            if (flag in own and re.match(rf"{re.escape(name)}\b", msg)
+                    and not msg.startswith(name + "_")):
                 self.error(f"argument {flag}: {msg}")
         self.error(msg)
+
+    def writable(self, flag, path, directory=False):
+        """Refuse (exit 2) an output ``path`` that cannot be written, before any work:
+        create its folder (or the folder itself) and check that it is writable."""
+        folder = path if directory else os.path.dirname(os.path.abspath(path))
+        try:
+            if not directory and os.path.isdir(path):
+                raise IsADirectoryError(21, "Is a directory")
+            os.makedirs(folder, exist_ok=True)
+            if not os.access(folder, os.W_OK):
+                raise PermissionError(13, "Permission denied")
+        except OSError as exc:
+            self.error(f"argument {flag}: cannot write to {path!r} ({exc.strerror})")
 
 
 def _positive_int(text):
@@ -100,6 +120,7 @@ def alpha_grid(text) -> np.ndarray:
                 raise argparse.ArgumentTypeError(f"START and STOP must be finite, got {text!r}")
             if count < 1:
                 raise argparse.ArgumentTypeError(f"COUNT must be a positive integer, got {text!r}")
+            _fits(count)
             return np.linspace(start, stop, count)
         values = np.array([float(t) for t in text.split(",")])
     except ValueError:
@@ -107,6 +128,17 @@ def alpha_grid(text) -> np.ndarray:
     if values.size == 0 or not np.all(np.isfinite(values)):
         raise argparse.ArgumentTypeError(f"alphas must be finite numbers, got {text!r}")
     return values
+
+
+def _fits(count):
+    """The grid, its columns and its CSV lines must fit in memory (checked before allocating)."""
+    from rmt_alpha import _memory
+
+    try:
+        _memory.guard("COUNT", count * (8 * _memory.LIVE_ARRAYS + 256), detail=f"{count} alphas",
+                      ways_out="use fewer alphas")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _figure_numbers():
@@ -237,6 +269,8 @@ def _cmd_curve(parser, args):
 
     task = _task(parser, args)
     alpha = args.alpha
+    if args.out not in (None, "-"):
+        parser.writable("--out", args.out)
     try:
         acc = np.atleast_1d(ra.test_accuracy(alpha, args.n, args.p, **task))
         mean, e2 = (np.atleast_1d(x) for x in ra.score_moments(alpha, args.n, args.p, **task))
@@ -269,10 +303,11 @@ def _cmd_curve(parser, args):
     if args.out in (None, "-"):
         sys.stdout.write(buf.getvalue())
     else:
-        d = os.path.dirname(os.path.abspath(args.out))
-        os.makedirs(d, exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(buf.getvalue())
+        try:
+            with open(args.out, "w") as f:
+                f.write(buf.getvalue())
+        except OSError as exc:
+            parser.error(f"argument --out: cannot write to {args.out!r} ({exc.strerror})")
         print(f"wrote {args.out} ({alpha.size} rows)", file=sys.stderr)
     return 0
 
@@ -280,6 +315,7 @@ def _cmd_curve(parser, args):
 def _cmd_reproduce(parser, args):
     from . import experiments
 
+    parser.writable("--out", args.out, directory=True)
     _enable_x64()
     t0 = time.perf_counter()
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
@@ -419,7 +455,15 @@ def main(argv=None) -> int:
     sub = parser._subparsers._group_actions[0].choices[args.command]
     handler = {"reproduce": _cmd_reproduce, "optimal-alpha": _cmd_optimal_alpha,
                "curve": _cmd_curve}[args.command]
-    return handler(sub, args)
+    try:
+        return handler(sub, args)
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError) as exc:  # the library's refusals: user errors
+        sub.fail(exc)
+    except OSError as exc:  # e.g. a file system that fills up while writing the figures
+        sub.error(f"{exc.strerror or exc}" + (f": {exc.filename!r}" if exc.filename else ""))
 
 
 if __name__ == "__main__":  # pragma: no cover
