@@ -575,24 +575,27 @@ def _covariance_options(covariance, target_covariance, X_target_unlabelled, feat
     if X_target_unlabelled is not None:
         Xu = _features("X_target_unlabelled", X_target_unlabelled)
         if Xu.shape[1] != features:
-            raise ValueError(f"mismatched feature counts: X_source has {features} features "
-                             f"(columns), X_target_unlabelled has {Xu.shape[1]}")
+            v.fail("X_target_unlabelled", f"an array with as many features (columns) as "
+                   f"X_source ({features})", v.Got(f"{Xu.shape[1]} features"))
         if Xu.shape[0] < 2:
-            raise ValueError("X_target_unlabelled must have at least 2 rows, got "
-                             f"{Xu.shape[0]}")
+            v.fail("X_target_unlabelled", "an array with at least 2 rows",
+                   v.Got(f"{Xu.shape[0]} rows"))
     if covariance == "isotropic":
         for name, value in (("target_covariance", target_covariance),
                             ("X_target_unlabelled", X_target_unlabelled)):
             if value is not None:
-                raise ValueError(f"{name} needs a general covariance model "
-                                 "(covariance='pooled' or 'class'), got covariance='isotropic'")
+                v.fail(name, f"None with covariance='isotropic' ({name} needs a general "
+                       "covariance model: covariance='pooled' or 'class')",
+                       value if isinstance(value, str) else v.Got("an array"))
         return dict(covariance=covariance)
     if target_covariance is None:
         target_covariance = "source" if Xu is None else "unlabelled"
     if (target_covariance == "unlabelled") != (Xu is not None):
-        raise ValueError("target_covariance='unlabelled' needs X_target_unlabelled, and "
-                         "X_target_unlabelled is used only with target_covariance="
-                         f"'unlabelled' (got target_covariance={target_covariance!r})")
+        v.fail("target_covariance", "'unlabelled' exactly when X_target_unlabelled is given "
+               "(target_covariance='unlabelled' needs X_target_unlabelled, and "
+               "X_target_unlabelled is used only with target_covariance='unlabelled')",
+               target_covariance, note="X_target_unlabelled is "
+               + ("missing" if Xu is None else "given"))
     return dict(covariance=covariance, target_covariance=target_covariance, Xu=Xu)
 
 
@@ -807,6 +810,9 @@ def _estimate(src: _Source, Xt, yt, *, match_target_noise=False, covariance="iso
 
     general = None
     if covariance != "isotropic":
+        _memory.guard("estimate_task", 8 * 16 * p * p,
+                      detail=f"the p x p covariances of covariance={covariance!r}, p = {p}",
+                      ways_out="use fewer features, or covariance='isotropic'")
         Xu = opts.get("Xu")
         general = dc.estimate(covariance, opts["target_covariance"], src.Z, src.y, Zt, yt,
                               None if Xu is None else tf.apply(Xu, "target"),

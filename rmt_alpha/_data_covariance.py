@@ -49,6 +49,8 @@ from typing import Optional
 
 import numpy as np
 
+from . import _validate as v
+
 COVARIANCES = ("isotropic", "pooled", "class")
 TARGET_COVARIANCES = ("source", "labelled", "unlabelled")
 
@@ -104,9 +106,7 @@ def debiased_mean(h, tau):
 
 
 def check_choice(name, value, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
+    return v.one_of(name, value, choices)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -78,7 +78,7 @@ def resolve(kind, n, p, given):
     """Validate a general keyword set (``n, p, gamma`` are checked by the caller)."""
     p_value = concrete(p)
     if p_value is None or p_value.ndim != 0:
-        raise ValueError(f"with the {kind} keyword set, p must be a single integer")
+        v.fail("p", f"a single integer with the {kind} keyword set", p)
     p = int(p_value)
     with _blas_threads(p, given.get("target_cov"), given.get("source_cov")):
         return _resolve(kind, n, p, given)
@@ -91,12 +91,13 @@ def _resolve(kind, n, p, given):
     for c in target_cov:
         a = concrete(c.array)
         if a is not None and not np.any(a):
-            raise ValueError(f"{c.name} must not be zero (the test score would have no noise)")
+            v.fail(c.name, "non-zero (the test score would have no noise)",
+                   v.Got("an all-zero covariance"))
     if kind == "general fixed source":
         v.vector("source", given["source"], p)
         w = concrete(given["source"])
         if w is not None and not np.any(np.asarray(w, dtype=np.float64)):
-            raise ValueError("source must be a non-zero vector (||source||^2 > 0)")
+            v.fail("source", "a non-zero vector (||source||^2 > 0)", v.Got("the zero vector"))
         return GeneralTask(p, n, given["gamma"], given["target_mean"], target_cov,
                            source=given["source"])
     v.positive_int("N", given["N"])

@@ -357,9 +357,9 @@ def _small():
         (dict(X_target_unlabelled="Xu"), "X_target_unlabelled needs a general covariance model"),
         (dict(target_covariance="source"), "target_covariance needs a general covariance model"),
         (dict(covariance="pooled", X_target_unlabelled="Xu[:, :5]"),
-         "X_target_unlabelled has 5"),
+         "X_target_unlabelled must be an array with as many features .*got 5 features"),
         (dict(covariance="pooled", X_target_unlabelled="Xu[:1]"), "at least 2 rows"),
-        (dict(covariance="pooled", X_target_unlabelled="nan"), "X_target_unlabelled contains NaN"),
+        (dict(covariance="pooled", X_target_unlabelled="nan"), "X_target_unlabelled must be finite"),
     ],
 )
 def test_bad_covariance_options_raise_value_error(kwargs, match):
