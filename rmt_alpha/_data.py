@@ -159,7 +159,18 @@ def _same_features(Xs, Xt):
                f"({Xs.shape[1]})", v.Got(f"{Xt.shape[1]} features"))
 
 
+def _same_rows(x_name, X, y_name, y):
+    """pandas inputs: rows are matched by position, so ``X`` and ``y`` must share one index
+    (a shuffled or filtered Series would otherwise pair features with the wrong labels)."""
+    xi, yi = getattr(X, "index", None), getattr(y, "index", None)
+    if xi is not None and yi is not None and hasattr(xi, "equals") and not xi.equals(yi):
+        v.fail(y_name, f"labels with the same index as {x_name} (rows are matched by "
+               "position)", v.Got("a different index"), note="reindex one of them first")
+
+
 def _check_pair(Xs, ys, Xt, yt):
+    _same_rows("X_source", Xs, "y_source", ys)
+    _same_rows("X_target", Xt, "y_target", yt)
     Xs = _features("X_source", Xs)
     Xt = _features("X_target", Xt)
     _same_features(Xs, Xt)
@@ -911,6 +922,7 @@ class FineTuned:
     def accuracy(self, X: ArrayLike, y: ArrayLike) -> np.ndarray:
         """Fraction of correct signs on ``(X, y)`` per alpha (a tie counts 1/2). No label
         flipping: a worse-than-chance classifier has accuracy below 1/2."""
+        _same_rows("X", X, "y", y)
         X = _features("X", X)
         yy = _labels("y", y, X.shape[0], "X")
         margin = self.decision_function(X) * yy

@@ -16,9 +16,10 @@ import io
 import os
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr
 
 import pytest
+from test_cli import run
 
 from rmt_alpha import cli
 
@@ -26,17 +27,6 @@ RIDGE = ["--n", "100", "--p", "400", "--N", "2000", "--mu", "1.5", "--mu-orth", 
          "--beta", "0.8", "--gamma", "1", "--gamma-src", "1"]
 FIXED = ["--n", "40", "--p", "400", "--gamma", "1", "--target-norm2", "1",
          "--alignment", "0.5", "--source-norm2", "1"]
-
-
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            code = cli.main(list(argv))
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def _set(args, flag, value):
