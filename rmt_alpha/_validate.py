@@ -135,15 +135,6 @@ def in_closed_interval(name, x, lo, hi):
     return x
 
 
-def at_most(name, x, hi, reason):
-    """``|x| <= hi`` (``reason`` says why larger values are refused)."""
-    v = concrete(x)
-    if v is not None and np.any(np.abs(v) > hi):
-        fail(name, f"at most {hi:g} in magnitude ({reason})",
-             Got(_entry(x, v, np.abs(v) > hi)))
-    return x
-
-
 #: The accepted range of the closed forms, by the dtype they are computed in: every non-zero
 #: scale parameter (ridges, squared norms, alignments) within ``[1/R, R]``, every length
 #: whose square enters (``mu``, ``mu_orth``, ``sigma``, ``|beta|``) within
