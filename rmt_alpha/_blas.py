@@ -15,6 +15,7 @@ overlap without nesting left the process at one thread.)
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 
 _lock = threading.Lock()
@@ -22,16 +23,22 @@ _depth = 0
 _limiter = None
 
 
+@functools.lru_cache(maxsize=None)
+def _controller():
+    """numpy's and scipy's BLAS, found once (a fresh search costs ~5 ms per call)."""
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 @contextlib.contextmanager
 def one_blas_thread():
     """Limit every loaded BLAS to one thread inside the block; restore it afterwards."""
     global _depth, _limiter
-    import scipy.linalg  # noqa: F401
-    from threadpoolctl import threadpool_limits
-
     with _lock:
         if _depth == 0:
-            _limiter = threadpool_limits(limits=1, user_api="blas")
+            _limiter = _controller().limit(limits=1, user_api="blas")
         _depth += 1
     try:
         yield

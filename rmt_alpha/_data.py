@@ -693,7 +693,8 @@ def prepare_source(X_source, y_source, *, standardize=True, whiten=False, shrink
     _memory.guard("estimate_task", 8 * (4 * N * keep.size + 2 * k * k
                                         + (6 * keep.size**2 if whiten else 0)),
                   detail=f"N = {N}, p = {keep.size} features, whiten={whiten}",
-                  ways_out="use fewer features or samples" + (", or whiten=False" if whiten else ""))
+                  ways_out="use fewer features or samples"
+                  + (", or whiten=False" if whiten else ""))
     R = R[:, keep] / scale
     whitener, shrink_used = None, None
     if whiten:

@@ -17,7 +17,6 @@ variance coefficients ``V0, V11`` are sums of non-negative terms.
 from __future__ import annotations
 
 import contextlib
-import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -25,6 +24,7 @@ from scipy.optimize import brentq
 
 from . import _validate as v
 from ._backend import asarray, concrete, finish
+from ._blas import one_blas_thread
 from ._covariance import layout, pair_cached, parse
 
 GENERAL_SETS = ("general ridge source", "general fixed source")
@@ -61,17 +61,8 @@ def _blas_threads(p, *covariance_args):
     OpenBLAS's busy-waiting threads made a 128 x 128 eigh 70x slower (benchmarks/README.md)."""
     flat = [c for x in covariance_args for c in (x if isinstance(x, tuple) else (x,))]
     if p >= 64 and any(c is not None and np.ndim(c) == 2 for c in flat):
-        return _blas_controller().limit(limits=1, user_api="blas")
+        return one_blas_thread()
     return contextlib.nullcontext()
-
-
-@functools.lru_cache(maxsize=None)
-def _blas_controller():
-    """numpy's and scipy's BLAS, found once (a fresh search costs ~5 ms per call)."""
-    import scipy.linalg  # noqa: F401
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 def resolve(kind, n, p, given):

@@ -141,7 +141,8 @@ def resolve(n, p, task_kwargs, alpha=None, dtype=None) -> Task:
         b2, o2 = beta * beta, mu_orth * mu_orth
         M = b2 * (mu * mu) + (1.0 - b2) * o2
         # G = M r - s^2 = beta^2 (mu^2 r - mean^2) + (1 - beta^2) mu_orth^2 r: no cancellation
-        return Task(kind, xp, ndtr, eta, gamma, M, beta * mean, r, G=b2 * excess + (1.0 - b2) * o2 * r)
+        G = b2 * excess + (1.0 - b2) * o2 * r
+        return Task(kind, xp, ndtr, eta, gamma, M, beta * mean, r, G=G)
 
     if kind == "fixed source":
         v.nonnegative("target_norm2", given["target_norm2"])

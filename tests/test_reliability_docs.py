@@ -22,7 +22,6 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
-import pytest
 from scipy.special import ndtr
 
 import rmt_alpha as ra

@@ -2,9 +2,9 @@
 users actually pass (read-only, non-contiguous, Fortran-ordered and integer arrays, pandas
 objects, plain lists, numpy scalars).
 
-Cases found: simulations run concurrently from several threads left the whole process
-with one BLAS thread (each run restored the limit *it* had found, so overlapping runs
-restored each other's temporary value); a pandas Series of labels whose index differs from
+Cases found: simulations (and general-covariance closed forms) run concurrently from
+several threads left the whole process with one BLAS thread (each run restored the limit
+*it* had found, so overlapping runs restored each other's temporary value); a pandas Series of labels whose index differs from
 its DataFrame's (shuffled, filtered) was paired with the features by position, silently.
 Tried and already fine (kept as regression tests): Ctrl-C inside ``simulate`` (the BLAS
 limit is restored and the next run is unchanged), pickling every result object, read-only,
@@ -89,6 +89,22 @@ def test_simulations_from_threads_equal_sequential_ones_and_restore_blas():
         np.testing.assert_array_equal(a.accuracy, b.accuracy)
         assert a.moments == b.moments
     assert _blas_threads() == before  # was left at one thread per library
+
+
+def test_general_theory_from_threads_restores_blas():
+    # dense covariances from p = 64 on run under the same shared one-thread block
+    p = 64
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((p, p)) / np.sqrt(p)
+    kw = dict(source=rng.standard_normal(p) / 8, target_mean=np.eye(p)[0],
+              target_cov=A @ A.T + np.eye(p), gamma=1.0)
+    before = _blas_threads()
+    want = ra.test_accuracy(ALPHA, 100, p, **kw)
+    with cf.ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: ra.test_accuracy(ALPHA, 100, p, **kw), range(8)))
+    for g in got:
+        np.testing.assert_allclose(g, want, rtol=1e-12)
+    assert _blas_threads() == before
 
 
 def test_closed_forms_and_data_tools_from_threads():
