@@ -207,6 +207,12 @@ class _Transform:
     target_scale: float = 1.0  # target rows are divided by it (match_target_noise)
     prescale: float = 1.0      # a power of two applied first (data of any magnitude)
 
+    def linear_map(self):
+        """``T`` with ``apply(X) = (X - centre)[:, keep] @ T`` (before the target's own
+        ``target_scale``): the exact prescale, the per-feature scales and the whitener."""
+        T = np.diag(self.prescale / self.scale)
+        return T if self.whitener is None else T @ self.whitener
+
     def apply(self, X, which):
         X = _features("X", X)
         if X.shape[1] != self.center_source.shape[0]:

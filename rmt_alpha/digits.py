@@ -216,12 +216,11 @@ def gaussian_twin_general(moments, *, N, N_pos, pool_size, rng):
 
 def _twin_moments(src, moments):
     """The twin's true target moments in the coordinates its own pipeline works in: the
-    transformation ``z = T^T (x - c)[keep]`` of :class:`rmt_alpha._data._Transform` (scales,
-    whitener) applied to the mean and the class covariances."""
+    transformation ``z = T^T (x - c)[keep]`` of :class:`rmt_alpha._data._Transform`
+    (``T = _Transform.linear_map()``: prescale, scales, whitener) applied to the mean and the
+    class covariances."""
     tf = src.transform
-    T = np.diag(1.0 / tf.scale)
-    if tf.whitener is not None:
-        T = T @ tf.whitener
+    T = tf.linear_map()
     k = tf.keep
     covs = moments["target_cov"]
     return dict(target_mean=T.T @ moments["target_mean"][k],

@@ -157,6 +157,25 @@ def test_huge_and_tiny_data_are_estimated_not_refused(scale):
         del ft_ref
 
 
+@pytest.mark.parametrize("scale", [1.0, 1e200, 1e-200])
+@pytest.mark.parametrize("whiten", [False, True])
+def test_transform_linear_map_is_the_transform(scale, whiten):
+    # code that maps moments into the pipeline's coordinates (digits' Gaussian twin) uses
+    # linear_map(): it must include the exact prescale, the scales and the whitener
+    Xs, ys, Xt, yt = _data()
+    est = _estimate_quiet(Xs * scale, ys, Xt * scale, yt, whiten=whiten)
+    tf = est._transform
+    A, B = Xt * scale, _data(seed=3)[2] * scale
+    np.testing.assert_allclose(est.transform_target(A) - est.transform_target(B),
+                               (A - B)[:, tf.keep] @ tf.linear_map(), rtol=1e-9, atol=1e-9)
+
+
+def _estimate_quiet(*args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return ra.estimate_task(*args, **kw)
+
+
 def test_unstandardized_huge_data_are_refused_with_the_reason():
     Xs, ys, Xt, yt = _data()
     with pytest.raises(ValueError, match=r"^X_source must be .*unit noise scale.*got max \|x\| = [0-9.]+e\+200"):
