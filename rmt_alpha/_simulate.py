@@ -520,17 +520,23 @@ def _accuracy_program(sampler, static, names, dtype_name, devices):
     return jax.jit(program)
 
 
-def _check_trials(stats, dtype):
-    """Every trial's statistics must be finite, with squared norms ``||w0||^2, ||v||^2`` that
-    are normal numbers of ``dtype``: anything else means the task lies outside what a
-    ``dtype`` simulation represents, and it is refused rather than averaged in silently."""
+def _check_trials(stats, dtype, norms=(2, 4)):
+    """Every trial's statistics (rows) must be finite, and its squared norms (columns
+    ``norms``: ``||w0||^2, ||v||^2`` for a classification trial) normal numbers of ``dtype``:
+    anything else means the task lies outside what a ``dtype`` simulation represents, and it
+    is refused rather than averaged in silently."""
+    stats = stats.reshape(stats.shape[0], -1)
     tiny = np.finfo(dtype).tiny
-    bad = ~(np.isfinite(stats).all(axis=1) & (stats[:, 2] >= tiny) & (stats[:, 4] >= tiny))
+    bad = ~np.isfinite(stats).all(axis=1)
+    for j in norms:
+        bad |= ~(stats[:, j] >= tiny)
     if bad.any():
         i = int(np.argmax(bad))
+        shown = ", ".join(f"{x:.3g}" for x in stats[i, :6])
+        shown += ", ..." if stats.shape[1] > 6 else ""
         v.fail("the task", f"one that a {np.dtype(dtype).name} simulation can represent",
                v.Got(f"{int(bad.sum())} trial(s) with non-finite or underflowing statistics "
-                     f"(e.g. ||w0||^2 = {stats[i, 2]:.3g}, ||v||^2 = {stats[i, 4]:.3g})"),
+                     f"(e.g. [{shown}])"),
                note="use float64 (JAX's x64 mode) or parameters nearer 1")
 
 
@@ -728,7 +734,9 @@ def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
     parts = []
 
     def consume(out, valid):
-        parts.append(np.asarray(out, dtype=np.float64)[valid])
+        scores = np.asarray(out, dtype=np.float64)[valid]
+        _check_trials(scores, jdtype, norms=())
+        parts.append(scores)
 
     import jax.numpy as jnp
 
@@ -830,8 +838,10 @@ def simulate_regression(alpha: ArrayLike, n: int, p: int, *, W_source: ArrayLike
 
     def consume(out, valid):
         R, mean, m2 = out
+        R = np.asarray(R, dtype=np.float64)[valid]
+        _check_trials(R, jdtype, norms=())  # a zero row of W_s has V_j = 0: no norm check
         curve.add(int(valid.sum()), mean, m2)
-        R = np.asarray(R, dtype=np.float64)[valid][:, :, 1:]  # (b, d, 2): R1_j, R2_j
+        R = R[:, :, 1:]  # (b, d, 2): R1_j, R2_j
         moments.add(np.concatenate([R, R.sum(axis=1, keepdims=True)], axis=1))
 
     args = [jnp.asarray(alpha_mat, dtype=jdtype), jnp.asarray(Ws, dtype=jdtype),

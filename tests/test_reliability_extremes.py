@@ -158,6 +158,10 @@ def test_simulation_refuses_trials_it_cannot_represent():
         with pytest.raises(ValueError, match=r"^the task must be one that a float32 simulation "
                                              r"can represent, got 1 trial"):
             _check_trials(np.array([bad]), np.float32)
+    # scores and regression statistics: finiteness only (a zero row of W_s gives ||V_j|| = 0)
+    _check_trials(np.zeros((3, 2, 4, 5)), np.float64, norms=())
+    with pytest.raises(ValueError, match=r"got 1 trial"):
+        _check_trials(np.array([[[1.0, np.nan, 0.0]], [[1.0, 0.0, 0.0]]]), np.float64, norms=())
 
 
 # ---------------------------------------------------------------- float32 (x64 off)
