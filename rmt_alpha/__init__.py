@@ -11,6 +11,7 @@ _apply_xla_flag()  # before anything can start JAX's CPU backend (see rmt_alpha.
 
 from . import blocks  # noqa: E402
 from ._data import FineTuned, TaskEstimate, estimate_task, fine_tune  # noqa: E402
+from ._joint import JointOptimum, optimal_alpha_gamma  # noqa: E402
 from ._regression import regression_optimal_alpha, regression_risk  # noqa: E402
 from ._simulate import (  # noqa: E402
     RegressionResult,
@@ -38,7 +39,9 @@ __all__ = [
     "estimate_task",
     "fine_tune",
     "FineTuned",
+    "JointOptimum",
     "optimal_alpha",
+    "optimal_alpha_gamma",
     "regression_optimal_alpha",
     "regression_risk",
     "score_moments",

@@ -1,0 +1,377 @@
+"""Tuning alpha and the target ridge gamma together (THEORY §12).
+
+The search is generic over keyword sets: the profiles in gamma are evaluated through the
+public closed forms (:func:`optimal_alpha` and :func:`test_error` with ``gamma`` set), and
+each keyword set contributes only its exact limits gamma -> 0 and gamma -> infinity
+(:data:`_LIMITS`).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _task, _theory
+from ._backend import asarray, finish, namespace
+
+GRID = (1e-12, 1e12)
+"""The finite part of the search in gamma when ``gamma_min = 0`` / ``gamma_max = inf``."""
+POINTS_PER_DECADE = 20
+CANDIDATES = 3  # grid local maxima refined, so that a second local maximum is not missed
+GOLDEN_STEPS = 48  # golden-section steps: a bracket of two grid steps shrinks below 1e-10 in log gamma
+TIE = 1e-10  # a limit whose test error is within this (relative) of the interior best wins
+
+
+class JointOptimum(NamedTuple):
+    """The result of :func:`optimal_alpha_gamma` (THEORY §12); every field has the task's
+    broadcast shape.
+
+    * ``alpha``, ``gamma``: the joint maximiser (alpha**, gamma**). ``gamma`` is ``inf``
+      when the optimum is the limit gamma -> infinity (then ``alpha`` is the limit of
+      alpha*(gamma), 0 unless the source is exactly aligned with the target mean), and 0
+      for the limit gamma -> 0 (then ``alpha`` is infinite when p < n);
+    * ``alpha_gamma``: the product alpha gamma, finite in both limits: the weight ``c`` of
+      the source in the limit classifier ``X y / n + c w~`` (gamma -> infinity);
+    * ``accuracy``: the test accuracy at the joint optimum;
+    * ``gamma_fine_tuning``, ``accuracy_fine_tuning``: plain fine-tuning (alpha = 1) with
+      gamma tuned; ``gamma_no_transfer``, ``accuracy_no_transfer``: alpha = 0, gamma tuned.
+    """
+
+    alpha: object
+    gamma: object
+    alpha_gamma: object
+    accuracy: object
+    gamma_fine_tuning: object
+    accuracy_fine_tuning: object
+    gamma_no_transfer: object
+    accuracy_no_transfer: object
+
+
+class BoundaryLimit(NamedTuple):
+    """A keyword set's exact limit at one end of the gamma range (THEORY §12): the score
+    signal-to-noise ratio ``m / sqrt(E2 - m^2)`` of the joint optimum, with its ``alpha``
+    and ``alpha_gamma``, and of alpha = 1 and alpha = 0."""
+
+    snr: object
+    alpha: object
+    alpha_gamma: object
+    snr_fine_tuning: object
+    snr_no_transfer: object
+
+
+# --------------------------------------------------------------------------------------
+# The limits of the isotropic keyword sets (THEORY §12)
+# --------------------------------------------------------------------------------------
+
+
+def isotropic_snr(t, a, *, eta, M, s, r):
+    r"""The score SNR ``m / sqrt(E2 - m^2)`` of THEORY §3 in the variables of THEORY §12,
+    ``t = alpha kappa`` and ``a = 1 / (1 + kappa)``:
+
+    ``SNR = sqrt(h) (M + t s) / sqrt(D)``, ``h = 1 - eta a^2``,
+    ``D = M + eta + 2 t s (1 - eta a) + t^2 ((1 + a M)^2 r - s^2 (2a + a^2 (M - eta)))``,
+
+    finite at ``a = 0`` (gamma -> infinity, where ``t -> alpha gamma``) and at ``kappa = 0``
+    (gamma -> 0 with p < n, where ``t -> alpha gamma / (1 - eta)``).
+    """
+    h = 1.0 - eta * a * a
+    D = M + eta + 2.0 * t * s * (1.0 - eta * a) + t * t * (
+        (1.0 + a * M) ** 2 * r - s * s * (2.0 * a + a * a * (M - eta)))
+    return h ** 0.5 * (M + t * s) / D ** 0.5
+
+
+def _isotropic_limits(n, p, kwargs):
+    """(limit gamma -> 0, limit gamma -> infinity) for a task of THEORY §3-§4."""
+    task = _task.resolve(n, p, dict(kwargs, gamma=1.0))
+    xp, eta, M, s, r = task.xp, task.eta, task.M, task.s, task.r
+    snr = functools.partial(isotropic_snr, eta=eta, M=M, s=s, r=r)
+    d = xp.maximum(M * r - s * s, 0.0)  # >= 0 by Cauchy-Schwarz
+    aligned = d == 0  # source parallel to the target mean (or M = 0)
+    orthogonal = s == 0
+    # gamma -> infinity (a = 0): w_alpha gamma -> X y / n + c w~; the best c is eta s / d and
+    # the joint SNR is S = sqrt((M d + eta s^2) / (d + eta r)); alpha = 1 leaves the source.
+    S = ((M * d + eta * s * s) / (d + eta * r)) ** 0.5
+    c_inf = xp.where(orthogonal, 0.0, xp.where(aligned, xp.copysign(xp.inf, s),
+                                               eta * s / xp.where(aligned, 1.0, d)))
+    alpha_inf = xp.where(aligned & ~orthogonal, 1.0 / xp.where(orthogonal, 1.0, s), 0.0)
+    at_inf = BoundaryLimit(S, alpha_inf, c_inf, s / r ** 0.5, snr(0.0, 0.0))
+    # gamma -> 0 (minimum-norm limit): kappa -> kappa0 = max(eta - 1, 0), h -> h0; the joint
+    # SNR is sqrt(h0) S. With p > n alpha* stays finite (alpha gamma -> 0); with p < n the
+    # source's term vanishes unless alpha ~ 1/gamma: alpha* -> +-inf, alpha gamma -> c0.
+    kappa0 = xp.maximum(eta - 1.0, 0.0)
+    a0 = 1.0 / (1.0 + kappa0)
+    h0 = xp.abs(1.0 - eta) / xp.maximum(1.0, eta)
+    den = (M + 1.0 + kappa0) * d + eta * s * s
+    safe_den = xp.where(den > 0, den, 1.0)
+    over = eta > 1.0
+    alpha_0 = xp.where(orthogonal, 0.0, xp.where(
+        over, eta * (1.0 + kappa0) * s / (xp.where(over, kappa0, 1.0) * safe_den),
+        xp.copysign(xp.inf, s)))
+    c_0 = xp.where(over | orthogonal, 0.0, eta * (1.0 - eta) * s / safe_den)
+    at_zero = BoundaryLimit(h0 ** 0.5 * S, alpha_0, c_0, snr(kappa0, a0), snr(0.0, a0))
+    return at_zero, at_inf
+
+
+_LIMITS = {
+    "ridge source": _isotropic_limits,
+    "fixed source": _isotropic_limits,
+    "source vectors": _isotropic_limits,
+}
+
+
+# --------------------------------------------------------------------------------------
+# The search
+# --------------------------------------------------------------------------------------
+
+
+def _loop(xp, steps, body, state):
+    if xp is np:
+        for _ in range(steps):
+            state = body(state)
+        return state
+    from jax import lax
+
+    return lax.fori_loop(0, steps, lambda i, s: body(s), state)
+
+
+def _take(xp, values, index):
+    """``values[index]`` for a 1-D ``values`` and an integer array ``index``."""
+    return xp.take(values, index)
+
+
+def _minimise(xp, error, shape, lo, hi):
+    """Minimise ``error(gamma)`` over ``log gamma`` in ``[log lo, log hi]`` for every task
+    of the batch ``shape`` at once: a grid of ``POINTS_PER_DECADE`` points per decade, then a
+    golden-section refinement of the ``CANDIDATES`` best grid local minima (ends included)
+    between their grid neighbours. Returns ``(log gamma, error)``, never worse than the
+    grid's best point."""
+    count = max(3, int(math.ceil(POINTS_PER_DECADE * math.log10(hi / lo))) + 1)
+    ell = asarray(xp, np.linspace(math.log(lo), math.log(hi), count))
+    expand = (slice(None),) + (None,) * len(shape)
+    E = xp.broadcast_to(error(xp.exp(ell[expand])), (count,) + shape)
+    pad = xp.full((1,) + shape, xp.inf, dtype=E.dtype)
+    padded = xp.concatenate([pad, E, pad], axis=0)
+    is_min = (E <= padded[:-2]) & (E <= padded[2:])
+    k = min(CANDIDATES, count)
+    index = xp.argsort(xp.where(is_min, E, xp.inf), axis=0)[:k]
+    e_grid = xp.take_along_axis(E, index, axis=0)
+    a = _take(xp, ell, xp.maximum(index - 1, 0))
+    b = _take(xp, ell, xp.minimum(index + 1, count - 1))
+    g = (math.sqrt(5.0) - 1.0) / 2.0
+    c, d = b - g * (b - a), a + g * (b - a)
+
+    def step(state):
+        a, b, c, d, fc, fd = state
+        left = fc < fd  # the minimum is in [a, d]
+        a2, b2 = xp.where(left, a, c), xp.where(left, d, b)
+        c2 = xp.where(left, b2 - g * (b2 - a2), d)
+        d2 = xp.where(left, c, a2 + g * (b2 - a2))
+        f_new = error(xp.exp(xp.where(left, c2, d2)))
+        return a2, b2, c2, d2, xp.where(left, f_new, fd), xp.where(left, fc, f_new)
+
+    state = (a, b, c, d, error(xp.exp(c)), error(xp.exp(d)))
+    a, b, c, d, fc, fd = _loop(xp, GOLDEN_STEPS, step, state)
+    e_ref = xp.minimum(fc, fd)
+    ell_ref = xp.where(fc <= fd, c, d)
+    better = e_ref <= e_grid
+    e_cand = xp.where(better, e_ref, e_grid)
+    ell_cand = xp.where(better, ell_ref, _take(xp, ell, index))
+    best = xp.argmin(e_cand, axis=0)[None]
+    return (xp.take_along_axis(ell_cand, best, axis=0)[0],
+            xp.take_along_axis(e_cand, best, axis=0)[0])
+
+
+def _implicit(xp, error, task, ell, free):
+    """``ell``, the minimiser of ``error(task, exp(ell))``, made differentiable in ``task``
+    (JAX only): its derivative is the implicit-function one, ``-d_task E' / E''`` (``'`` in
+    ``ell``) where the minimum is interior (``free``), and 0 at a bound. Nothing extra is
+    computed unless JAX differentiates."""
+    if xp is np:
+        return ell
+    import jax
+
+    def slope(t, y):
+        return jax.jvp(lambda z: error(t, xp.exp(z)), (y,), (xp.ones_like(y),))[1]
+
+    @jax.custom_jvp
+    def located(t, y, free):
+        return y
+
+    @located.defjvp
+    def located_jvp(primals, tangents):
+        t, y, free = primals
+        mixed = jax.jvp(lambda u: slope(u, y), (t,), (tangents[0],))[1]
+        curvature = jax.jvp(lambda z: slope(t, z), (y,), (xp.ones_like(y),))[1]
+        ok = free & (curvature > 0)
+        return y, xp.where(ok, -mixed / xp.where(ok, curvature, 1.0), 0.0)
+
+    return located(task, jax.lax.stop_gradient(ell), free)
+
+
+def _tuned(xp, error, task, constant_task, limits, shape, lo, hi, zero_is_limit, inf_is_limit,
+           ndtr):
+    """One profile: minimise the test error ``error(task, gamma)`` over the grid range (on
+    the task held constant: nothing of the search is differentiated) and compare with the
+    exact limits ``(snr at 0, snr at infinity)``. Returns ``(gamma, at_zero, at_inf)``."""
+    ell, e = _minimise(xp, lambda g: error(constant_task, g), shape, lo, hi)
+    at_inf = xp.zeros(shape, dtype=bool)
+    at_zero = xp.zeros(shape, dtype=bool)
+    e0, e_inf = (xp.broadcast_to(ndtr(-x), shape) for x in limits)
+    if inf_is_limit:
+        at_inf = e_inf <= e * (1.0 + TIE)
+        if zero_is_limit:
+            at_inf = at_inf & (e_inf <= e0 * (1.0 + TIE))
+    if zero_is_limit:
+        at_zero = ~at_inf & (e0 <= e * (1.0 + TIE))
+    margin = 1e-9
+    at_lo, at_hi = ell < math.log(lo) + margin, ell > math.log(hi) - margin
+    free = ~at_inf & ~at_zero & ~at_lo & ~at_hi
+    ell = _implicit(xp, error, task, ell, free)
+    return xp.where(at_lo, lo, xp.where(at_hi, hi, xp.exp(ell))), at_zero, at_inf
+
+
+def _errors(n, p):
+    """The test error of the three profiles as functions of ``(task, gamma)``: alpha*(gamma)
+    (joint), alpha = 1 (fine-tuning), alpha = 0 (no transfer)."""
+
+    def joint(task, g):
+        return _theory.test_error(_theory.optimal_alpha(n, p, **task, gamma=g), n, p, **task,
+                                  gamma=g)
+
+    def fixed(alpha):
+        return lambda task, g: _theory.test_error(alpha, n, p, **task, gamma=g)
+
+    return {"joint": joint, "fine_tuning": fixed(1.0), "no_transfer": fixed(0.0)}
+
+
+def _constant(xp):
+    """Holds a value constant under JAX differentiation (identity for numpy)."""
+    if xp is np:
+        return lambda x: x
+    import jax
+
+    return jax.lax.stop_gradient
+
+
+def _check_bounds(gamma_min, gamma_max):
+    for name, x in (("gamma_min", gamma_min), ("gamma_max", gamma_max)):
+        if not isinstance(x, (int, float, np.integer, np.floating)) or isinstance(x, bool):
+            raise TypeError(f"{name} must be a real number, got {x!r}")
+    if not (math.isfinite(gamma_min) and gamma_min >= 0):
+        raise ValueError(f"gamma_min must be >= 0 and finite, got {gamma_min!r}")
+    if math.isnan(gamma_max) or gamma_max <= gamma_min:
+        raise ValueError(f"gamma_max must be > gamma_min = {gamma_min!r} (inf allowed), "
+                         f"got {gamma_max!r}")
+
+
+def _grid_range(gamma_min, gamma_max):
+    hi = gamma_max if math.isfinite(gamma_max) else max(GRID[1], 1e4 * gamma_min)
+    lo = gamma_min if gamma_min > 0 else min(GRID[0], 1e-4 * hi)
+    return float(lo), float(hi)
+
+
+def _task_kwargs(given):
+    task = {k: val for k, val in given.items() if val is not None}
+    for name, keys in _task.KEYWORD_SETS.items():
+        if set(keys) - {"gamma"} == set(task):
+            if name not in _LIMITS:
+                raise NotImplementedError(f"optimal_alpha_gamma does not support the {name} "
+                                          "keyword set")
+            return name, task
+    unknown = set(task) - set(_task.ALL_KEYWORDS)
+    if unknown:
+        raise TypeError(f"unexpected keyword(s) {sorted(unknown)}; accepted: "
+                        f"{tuple(k for k in _task.ALL_KEYWORDS if k != 'gamma')}")
+    sets = "; ".join(f"{name}: {', '.join(k for k in keys if k != 'gamma')}"
+                     for name, keys in _task.KEYWORD_SETS.items())
+    raise TypeError(f"got task keywords {sorted(task)}, which match no keyword set. "
+                    f"Give exactly one of these sets (without gamma, which is tuned): {sets}")
+
+
+def optimal_alpha_gamma(n, p, **kwargs):
+    r"""The joint maximiser of the test accuracy over alpha in R and the target ridge gamma
+    in ``[gamma_min, gamma_max]`` (THEORY §12), with, for comparison, the best accuracy of
+    plain fine-tuning (alpha = 1) and of no transfer (alpha = 0), gamma tuned for each.
+
+    For each gamma the best alpha is the closed form ``alpha*(gamma)``
+    (:func:`optimal_alpha`), so the joint optimum maximises the profile
+    ``A(alpha*(gamma), gamma)`` over gamma. The search is in ``log gamma``: a grid of 20
+    points per decade, the three best local maxima of the grid refined by golden section
+    (the profile is not assumed unimodal: at alpha = 1 it can have two local maxima), and
+    the exact limits gamma -> 0 and gamma -> infinity of THEORY §12 compared with the best
+    interior point (a limit within a relative ``1e-10`` of the interior's test error wins).
+
+    ``gamma_min`` (default 0: the minimum-norm limit gamma -> 0 included) and ``gamma_max``
+    (default ``inf``: the limit included) bound the search; with the defaults the grid spans
+    ``[1e-12, 1e12]`` and the two limits are exact. In the isotropic model (THEORY §3-§4)
+    ``A(alpha*(gamma), gamma) = Phi(sqrt(h(gamma)) S)`` grows with gamma, so the joint optimum
+    is the limit gamma -> infinity: ``gamma = inf``, ``alpha_gamma = c = eta s / (M r - s^2)``
+    (the classifier ``X y / n + c w~``), accuracy ``Phi(S)``,
+    ``S^2 = (M d + eta s^2) / (d + eta r)``, ``d = M r - s^2``.
+
+    Every argument broadcasts; numpy input gives float64, JAX input JAX arrays (under
+    ``jit``, ``vmap`` and ``grad``: the accuracies are differentiable, and the tuned gammas
+    carry the implicit-function derivative where the optimum is interior). Returns a
+    :class:`JointOptimum`.
+    """
+    if kwargs.get("gamma") is not None:
+        raise TypeError("optimal_alpha_gamma tunes gamma: do not pass gamma "
+                        "(gamma_min and gamma_max bound the search)")
+    kwargs.pop("gamma", None)
+    bound = optimal_alpha_gamma.__signature__.bind(n, p, **kwargs)
+    args = {k: bound.arguments.get(k, prm.default)
+            for k, prm in optimal_alpha_gamma.__signature__.parameters.items()}
+    gamma_min, gamma_max = args.pop("gamma_min"), args.pop("gamma_max")
+    n, p = args.pop("n"), args.pop("p")
+    kind, task = _task_kwargs(args)
+    _check_bounds(gamma_min, gamma_max)
+    xp, ndtr = namespace(n, p, *task.values())
+    shape = tuple(xp.shape(_theory.optimal_alpha(n, p, **task, gamma=1.0)))  # validates
+    zero_limits, inf_limits = _LIMITS[kind](n, p, task)
+    lo, hi = _grid_range(gamma_min, gamma_max)
+    const = _constant(xp)
+    if xp is not np:
+        task = {k: xp.asarray(val) for k, val in task.items()}
+    constant_task = {k: const(val) for k, val in task.items()}
+    errors = _errors(n, p)
+    ends = dict(zero_is_limit=gamma_min == 0, inf_is_limit=math.isinf(gamma_max), ndtr=ndtr)
+
+    def select(at_zero, at_inf, interior, zero, inf):
+        return xp.where(at_inf, inf, xp.where(at_zero, zero, interior))
+
+    def tuned(name, snr0, snr_inf):
+        g, z, i = _tuned(xp, errors[name], task, constant_task, (const(snr0), const(snr_inf)),
+                         shape, lo, hi, **ends)
+        return g, z, i, xp.where(z | i, 1.0, g)  # the last: finite where unused
+
+    g, z, i, g_int = tuned("joint", zero_limits.snr, inf_limits.snr)
+    a_int = _theory.optimal_alpha(n, p, **task, gamma=g_int)
+    result = {
+        "alpha": select(z, i, a_int, zero_limits.alpha, inf_limits.alpha),
+        "gamma": select(z, i, g, 0.0, xp.inf),
+        "alpha_gamma": select(z, i, a_int * g_int, zero_limits.alpha_gamma,
+                              inf_limits.alpha_gamma),
+        "accuracy": select(z, i, _theory.test_accuracy(a_int, n, p, **task, gamma=g_int),
+                           ndtr(zero_limits.snr), ndtr(inf_limits.snr)),
+    }
+    for name, alpha in (("fine_tuning", 1.0), ("no_transfer", 0.0)):
+        snr0, snr_inf = getattr(zero_limits, "snr_" + name), getattr(inf_limits, "snr_" + name)
+        g, z, i, g_int = tuned(name, snr0, snr_inf)
+        result["gamma_" + name] = select(z, i, g, 0.0, xp.inf)
+        result["accuracy_" + name] = select(
+            z, i, _theory.test_accuracy(alpha, n, p, **task, gamma=g_int), ndtr(snr0),
+            ndtr(snr_inf))
+    return JointOptimum(**{k: finish(xp, xp.broadcast_to(asarray(xp, val), shape))
+                           for k, val in result.items()})
+
+
+optimal_alpha_gamma.__signature__ = inspect.Signature(
+    [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in ("n", "p")]
+    + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
+       for name in _task.ALL_KEYWORDS if name != "gamma"]
+    + [inspect.Parameter("gamma_min", inspect.Parameter.KEYWORD_ONLY, default=0.0),
+       inspect.Parameter("gamma_max", inspect.Parameter.KEYWORD_ONLY, default=math.inf)])
