@@ -5,7 +5,8 @@ Subcommands:
 * ``reproduce``: regenerate every figure of :data:`rmt_alpha.experiments.FIGURES` (PNG,
   PDF, CSV, JSON) and ``VALIDATION.md``;
 * ``optimal-alpha``: alpha*, the chance-level alpha and the accuracies at alpha*, 1 and 0
-  for one task;
+  for one task; with ``--tune-gamma``, the joint optimum over alpha and gamma (THEORY §12)
+  and the gamma-tuned accuracies of alpha = 1 and alpha = 0;
 * ``curve``: a CSV of accuracy vs alpha, optionally with a Monte Carlo check.
 
 Bad arguments exit with status 2 and a message naming the argument.
@@ -36,6 +37,7 @@ FLAGS = {
     "gamma": "--gamma", "gamma_src": "--gamma-src", "target_norm2": "--target-norm2",
     "alignment": "--alignment", "source_norm2": "--source-norm2", "alpha": "--alpha",
     "trials": "--trials", "seed": "--seed", "method": "--method",
+    "gamma_min": "--gamma-min", "gamma_max": "--gamma-max",
 }
 # The library's keyword sets, less those with vectors (they do not fit on a command line).
 TASK_SETS = {k: keys for k, keys in KEYWORD_SETS.items()
@@ -98,6 +100,23 @@ def _finite(text):
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
+def _nonnegative(text):
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def _positive_or_inf(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or inf, got {text!r}") from None
+    if math.isnan(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 (inf allowed), got {text!r}")
     return value
 
 
@@ -182,17 +201,25 @@ def _add_task(p):
                    help="fixed source: r = ||w~||^2 > 0")
 
 
-def _task(parser, args) -> dict:
+def _task(parser, args, *, tuned_gamma=False) -> dict:
+    """The task keywords of ``args``: exactly one keyword set (without ``gamma`` when it is
+    tuned)."""
     given = {k: getattr(args, k) for k in TASK_KEYS if getattr(args, k) is not None}
-    for name, keys in TASK_SETS.items():
+    task_sets = TASK_SETS
+    if tuned_gamma:
+        if "gamma" in given:
+            parser.error("argument --gamma: not allowed with --tune-gamma (gamma is tuned; "
+                         "--gamma-min and --gamma-max bound it)")
+        task_sets = {k: tuple(x for x in keys if x != "gamma") for k, keys in TASK_SETS.items()}
+    for name, keys in task_sets.items():
         if set(given) == set(keys):
             return given
     # Name what is wrong: the closest set's missing flags, or the flags that mix sets.
-    best = max(TASK_SETS, key=lambda s: (len(set(given) & set(TASK_SETS[s])), s == "ridge source"))
-    keys = TASK_SETS[best]
+    best = max(task_sets, key=lambda s: (len(set(given) & set(task_sets[s])), s == "ridge source"))
+    keys = task_sets[best]
     missing = [FLAGS[k] for k in keys if k not in given]
     extra = [FLAGS[k] for k in given if k not in keys]
-    sets = "; ".join(f"{s}: {' '.join(FLAGS[k] for k in ks)}" for s, ks in TASK_SETS.items())
+    sets = "; ".join(f"{s}: {' '.join(FLAGS[k] for k in ks)}" for s, ks in task_sets.items())
     if extra:
         parser.error(f"argument {extra[0]}: does not belong with the {best} keywords "
                      f"({' '.join(extra)} given); give exactly one keyword set ({sets})")
@@ -220,6 +247,11 @@ def _json_number(x):
 def _cmd_optimal_alpha(parser, args):
     import rmt_alpha as ra
 
+    if args.tune_gamma:
+        return _cmd_tune_gamma(parser, args)
+    for flag in ("gamma_min", "gamma_max"):
+        if getattr(args, flag) is not None:
+            parser.error(f"argument {FLAGS[flag]}: only with --tune-gamma")
     task = _task(parser, args)
     try:
         a_star = float(ra.optimal_alpha(args.n, args.p, **task))
@@ -260,6 +292,56 @@ def _cmd_optimal_alpha(parser, args):
     if src is not None:
         rows.append(("source classifier used as is", f"{src:.6f}"))
     lines = [f"task ({kind}): {desc}"] + [f"{k:<36} = {v}" for k, v in rows]
+    print("\n".join(lines))
+    return 0
+
+
+def _limit_text(x) -> str:
+    return "inf" if x == math.inf else "-inf" if x == -math.inf else f"{x:.6g}"
+
+
+def _json_limit(x):
+    """A JSON value for a number that may be infinite (JSON has no infinity): the string
+    ``"inf"`` or ``"-inf"``."""
+    x = float(x)
+    return x if math.isfinite(x) else ("inf" if x > 0 else "-inf")
+
+
+def _cmd_tune_gamma(parser, args):
+    import rmt_alpha as ra
+
+    task = _task(parser, args, tuned_gamma=True)
+    bounds = {"gamma_min": 0.0 if args.gamma_min is None else args.gamma_min,
+              "gamma_max": math.inf if args.gamma_max is None else args.gamma_max}
+    try:
+        res = ra.optimal_alpha_gamma(args.n, args.p, **task, **bounds)
+    except (ValueError, TypeError) as exc:
+        parser.fail(exc)
+    kind = "ridge source" if "N" in task else "fixed source"
+    out = {k: _json_limit(v) for k, v in res._asdict().items()}
+    out["keyword_set"] = kind
+    out["gamma_range"] = [bounds["gamma_min"], _json_limit(bounds["gamma_max"])]
+    out["task"] = dict(n=args.n, p=args.p, **task)
+    if args.json:
+        print(json.dumps(out, indent=2, allow_nan=False))
+        return 0
+    desc = ", ".join(f"{k}={v:g}" for k, v in out["task"].items())
+    where = ("the limit gamma -> inf: the classifier X y/n + (alpha gamma) w~"
+             if res.gamma == math.inf else
+             "the limit gamma -> 0 (minimum norm)" if res.gamma == 0 else "interior")
+    rows = [
+        ("joint optimum           alpha**", _limit_text(res.alpha)),
+        ("                        gamma**", f"{_limit_text(res.gamma)}   ({where})"),
+        ("                  alpha** gamma**", _limit_text(res.alpha_gamma)),
+        ("accuracy, alpha and gamma tuned", f"{res.accuracy:.6f}"),
+        ("accuracy, alpha = 1 (fine-tuning)", f"{res.accuracy_fine_tuning:.6f}   (gamma = "
+         f"{_limit_text(res.gamma_fine_tuning)})"),
+        ("accuracy, alpha = 0 (no source)", f"{res.accuracy_no_transfer:.6f}   (gamma = "
+         f"{_limit_text(res.gamma_no_transfer)})"),
+    ]
+    lo, hi = bounds["gamma_min"], bounds["gamma_max"]
+    lines = [f"task ({kind}): {desc}; gamma tuned in [{lo:g}, {_limit_text(hi)}]"]
+    lines += [f"{k:<36} = {v}" for k, v in rows]
     print("\n".join(lines))
     return 0
 
@@ -349,6 +431,7 @@ _EPILOG = """examples:
   rmt-alpha reproduce --out figures/
   rmt-alpha optimal-alpha --n 100 --p 400 --N 2000 --mu 1.5 --mu-orth 1 --beta 0.8 --gamma 1 --gamma-src 1
   rmt-alpha optimal-alpha --n 40 --p 400 --gamma 1 --target-norm2 1 --alignment 0.5 --source-norm2 1 --json
+  rmt-alpha optimal-alpha --n 200 --p 100 --N 1000 --mu 1 --mu-orth 1.5 --beta 0.3 --gamma-src 1 --tune-gamma
   rmt-alpha curve --n 100 --p 400 --N 2000 --mu 1.5 --mu-orth 1 --beta 0.8 --gamma 1 --gamma-src 1 \\
       --alpha -2:6:101 --simulate --trials 1000 --out curve.csv
 """
@@ -403,6 +486,18 @@ def build_parser() -> _Parser:
     )
     _add_task(o)
     o.add_argument("--json", action="store_true", help="machine-readable output")
+    t = o.add_argument_group(
+        "tuning gamma too",
+        _wrap("--tune-gamma: give the task without --gamma and get the joint optimum over alpha "
+              "and gamma (THEORY §12), with plain fine-tuning (alpha = 1) and no transfer "
+              "(alpha = 0) gamma-tuned for comparison. In --json output an infinite value is "
+              'the string "inf".'))
+    t.add_argument("--tune-gamma", action="store_true",
+                   help="tune alpha and the target ridge gamma together")
+    t.add_argument("--gamma-min", type=_nonnegative, metavar="G",
+                   help="smallest gamma (default 0: the minimum-norm limit included)")
+    t.add_argument("--gamma-max", type=_positive_or_inf, metavar="G",
+                   help="largest gamma (default inf: the limit gamma -> inf included)")
 
     c = sub.add_parser(
         "curve", help="CSV of accuracy vs alpha (theory, optionally simulation)",
@@ -428,7 +523,8 @@ def build_parser() -> _Parser:
 
 
 _VALUE_FLAGS = ("--n", "--p", "--N", "--mu", "--mu-orth", "--beta", "--gamma", "--gamma-src",
-                "--target-norm2", "--alignment", "--source-norm2", "--alpha", "--seed", "--trials")
+                "--target-norm2", "--alignment", "--source-norm2", "--alpha", "--seed", "--trials",
+                "--gamma-min", "--gamma-max")
 _NEGATIVE = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
 
 

@@ -89,6 +89,56 @@ def test_negative_values_are_accepted():
         ra.optimal_alpha(100, 400, **{**RIDGE, "beta": -0.8}), rel=1e-14)
 
 
+# ---------------------------------------------------------------- optimal-alpha --tune-gamma
+
+TUNED = {k: v for k, v in RIDGE.items() if k != "gamma"}
+TUNED_ARGS = RIDGE_ARGS[:RIDGE_ARGS.index("--gamma")] + RIDGE_ARGS[RIDGE_ARGS.index("--gamma") + 2:]
+
+
+def test_tune_gamma_json_matches_library():
+    code, out, _ = run("optimal-alpha", *TUNED_ARGS, "--tune-gamma", "--json")
+    assert code == 0
+    d = json.loads(out)
+    res = ra.optimal_alpha_gamma(100, 400, **TUNED)
+    assert d["gamma"] == "inf" and d["gamma_no_transfer"] == "inf"  # JSON has no infinity
+    for k in ("alpha", "alpha_gamma", "accuracy", "gamma_fine_tuning", "accuracy_fine_tuning",
+              "accuracy_no_transfer"):
+        assert d[k] == pytest.approx(float(getattr(res, k)), rel=1e-14), k
+    assert d["task"] == dict(n=100, p=400, **TUNED) and d["gamma_range"] == [0.0, "inf"]
+    # THEORY §12: the joint optimum is the limit gamma -> inf with alpha gamma = eta s / d
+    assert d["accuracy"] > d["accuracy_fine_tuning"] and d["accuracy"] > d["accuracy_no_transfer"]
+
+
+def test_tune_gamma_text_and_bounds():
+    code, out, _ = run("optimal-alpha", *TUNED_ARGS, "--tune-gamma", "--gamma-min", "0.01",
+                       "--gamma-max", "100")
+    assert code == 0
+    res = ra.optimal_alpha_gamma(100, 400, **TUNED, gamma_min=0.01, gamma_max=100.0)
+    assert res.gamma == 100.0
+    assert f"{res.accuracy:.6f}" in out and f"{res.accuracy_fine_tuning:.6f}" in out
+    assert f"{res.accuracy_no_transfer:.6f}" in out and "[0.01, 100]" in out
+    fixed = {k: v for k, v in FIXED.items() if k != "gamma"}
+    args = FIXED_ARGS[:4] + FIXED_ARGS[6:]
+    code, out, _ = run("optimal-alpha", *args, "--tune-gamma", "--json")
+    assert code == 0 and json.loads(out)["keyword_set"] == "fixed source"
+    assert json.loads(out)["accuracy"] == pytest.approx(
+        float(ra.optimal_alpha_gamma(40, 400, **fixed).accuracy), rel=1e-14)
+
+
+@pytest.mark.parametrize("argv, flag", [
+    ([*RIDGE_ARGS, "--tune-gamma"], "--gamma"),
+    ([*TUNED_ARGS[:-2], "--tune-gamma"], "--gamma-src"),
+    ([*TUNED_ARGS, "--tune-gamma", "--gamma-max", "-3"], "--gamma-max"),
+    ([*TUNED_ARGS, "--tune-gamma", "--gamma-min", "-1"], "--gamma-min"),
+    ([*TUNED_ARGS, "--tune-gamma", "--gamma-min", "5", "--gamma-max", "2"], "--gamma-max"),
+    ([*RIDGE_ARGS, "--gamma-min", "1"], "--gamma-min"),
+])
+def test_tune_gamma_bad_arguments_exit_2(argv, flag):
+    code, _, err = run("optimal-alpha", *argv)
+    assert code == 2
+    assert "error:" in err and flag in err.split("error:")[1], err
+
+
 # ---------------------------------------------------------------- curve
 
 
