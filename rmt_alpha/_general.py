@@ -199,6 +199,10 @@ def _nu_numpy(lam, m, g):
     def F(nu):
         return 1.0 - g / nu - (lam / (lam + nu)).sum() / m
 
+    if F(g + tr) <= 0.0:
+        # F(g + tr) = (1/m) sum lam^2 / (nu (lam + nu)) > 0 is lost to rounding only when
+        # lam/nu < ~1e-8; the root (within (1/m) sum lam^2/nu of g + tr) is g + tr to rounding.
+        return g + tr
     nu = brentq(F, g, g + tr, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
     dF = g / (nu * nu) + (lam / ((lam + nu) * (lam + nu))).sum() / m
     return min(max(nu - F(nu) / dF, g), g + tr)
@@ -359,6 +363,25 @@ def target_coefficients(T, gamma, wbar, Sigma=None):
     return T.m_self, gamma * mz, tuple(V0), tuple(V01), tuple(V11)
 
 
+def infinity_coefficients(covs, n, mu, wbar, Sigma=None):
+    """The limit gamma -> infinity (THEORY §12.4): ``gamma w_alpha -> X y/n + c w~`` with
+    ``c = alpha gamma``, whose class-y signed score has mean ``M + c s`` and variance
+    ``a_y + 2 c b_y + c^2 e_y``: ``M = ||mu_t||^2``, ``s = mu_t^T wbar``,
+    ``a_y = mu_t^T Ct_y mu_t + sum_a pi_a tr(Ct_y Ct_a)/n``, ``b_y = mu_t^T Ct_y wbar``,
+    ``e_y = wbar^T Ct_y wbar + tr(Ct_y Sigma~)``. Returned as ``(m0, m1) + V0 + V01 + V11`` of
+    :func:`target_coefficients`, with ``c`` in the place of alpha."""
+    K = len(covs)
+    pis = CLASS_WEIGHTS if K == 2 else (1.0,)
+    V0, V01, V11 = [], [], []
+    for y in (0, K - 1):
+        C = covs[y]
+        V0.append(_quad(mu, C, mu) + sum(pi * _tr(C, Ca) for pi, Ca in zip(pis, covs)) / n)
+        V01.append(_quad(mu, C, wbar))
+        e = _quad(wbar, C, wbar)
+        V11.append(e if Sigma is None else e + _tr(C, Sigma))
+    return ((mu * mu).sum(), (mu * wbar).sum()) + tuple(V0) + tuple(V01) + tuple(V11)
+
+
 # ----------------------------------------------------------------------------------------
 # Coefficients of a task
 
@@ -381,18 +404,18 @@ class ScoreCoefficients(NamedTuple):
     V11: object
 
 
-def _coefficients(g: GeneralTask, xp):
+def _coefficients(g: GeneralTask, xp, at_infinity=False):
     """Numpy (every path) or, when JAX traces task arguments, JAX (THEORY §9.7: one
     covariance per task, each diagonal in its frame; the frames from concrete covariances)."""
     covs = tuple(c.array for c in g.target_cov + (g.source_cov or ()))
     if xp is np:
         with _blas_threads(g.p, covs):
-            return _coefficients_in(g, np, np.vectorize, _nu_numpy)
+            return _coefficients_in(g, np, np.vectorize, _nu_numpy, at_infinity)
     if any(np.ndim(c) == 2 and concrete(c) is None for c in covs):
         raise TypeError(_NUMPY_ONLY + "; a covariance traced by JAX must be a (p,) diagonal")
     from ._general_jax import nu_root
 
-    return _coefficients_in(g, xp, xp.vectorize, nu_root)
+    return _coefficients_in(g, xp, xp.vectorize, nu_root, at_infinity)
 
 
 _NUMPY_ONLY = (
@@ -401,7 +424,7 @@ _NUMPY_ONLY = (
 )
 
 
-def _coefficients_in(g, xp, vectorize, solve):
+def _coefficients_in(g, xp, vectorize, solve, at_infinity=False):
     as_x = lambda x: asarray(xp, x)  # noqa: E731
     ridge = g.source_cov is not None
     frames = layout(g.target_cov, g.source_cov) if ridge else layout(g.target_cov)
@@ -426,12 +449,14 @@ def _coefficients_in(g, xp, vectorize, solve):
         return task_blocks(covs, m, gam, mu)
 
     def core(n, gamma, N, gamma_src):
-        T = blocks(Ft.covs, n, gamma, mu_t)
+        T = None if at_infinity else blocks(Ft.covs, n, gamma, mu_t)
         if ridge:
             wbar, Sigma = source_summary(blocks(Fs.covs, N, gamma_src, mu_s), N)
             wbar, Sigma = transfer.vector(wbar), transfer.covariance(Sigma, Ft.dense)
         else:
             wbar, Sigma = w, None
+        if at_infinity:
+            return infinity_coefficients(Ft.covs, n, mu_t, wbar, Sigma)
         m0, m1, V0, V01, V11 = target_coefficients(T, gamma, wbar, Sigma)
         return (m0, m1) + V0 + V01 + V11
 
@@ -445,13 +470,14 @@ def _coefficients_in(g, xp, vectorize, solve):
     return ScoreCoefficients(out[0], out[1], pair(2), pair(4), pair(6))
 
 
-def coefficients(task):
+def coefficients(task, at_infinity=False):
     """:class:`ScoreCoefficients` of a resolved general task, in the task's namespace: numpy
-    unless JAX traces a task argument (then the JAX path of THEORY §9.7)."""
+    unless JAX traces a task argument (then the JAX path of THEORY §9.7). ``at_infinity``:
+    those of the limit gamma -> infinity (:func:`infinity_coefficients`; ``gamma`` unused)."""
     g = task.general
     if g.traced:
-        return _coefficients(g, task.xp)
-    c = _coefficients(g, np)
+        return _coefficients(g, task.xp, at_infinity)
+    c = _coefficients(g, np, at_infinity)
     if task.xp is np:
         return c
     return ScoreCoefficients(*(task.xp.asarray(x) for x in c))
@@ -545,8 +571,14 @@ def optimal_alpha(task):
     """The accuracy-maximising alpha (THEORY §9.5): the closed form for a shared target
     covariance; for class-dependent ones the numerical maximiser on
     ``[min alpha*_y, max alpha*_y]`` (numpy)."""
+    return argmax(task, coefficients(task))
+
+
+def argmax(task, c):
+    """The maximiser over alpha of the accuracy with score coefficients ``c``
+    (:func:`optimal_alpha`; also the best weight of the source in the limit gamma -> infinity,
+    THEORY §12)."""
     xp = task.xp
-    c = coefficients(task)
     if len(task.general.target_cov) == 1:
         return finish(xp, _stationary(xp, c.m0, c.m1, c.V0[..., 0], c.V01[..., 0],
                                       c.V11[..., 0]))

@@ -2,8 +2,8 @@
 
 The search is generic over keyword sets: the profiles in gamma are evaluated through the
 public closed forms (:func:`optimal_alpha` and :func:`test_error` with ``gamma`` set), and
-each keyword set contributes only its exact limits gamma -> 0 and gamma -> infinity
-(:data:`_LIMITS`).
+each keyword set contributes only its exact limits gamma -> infinity and, where derived,
+gamma -> 0 (:data:`_LIMITS`).
 """
 
 from __future__ import annotations
@@ -11,19 +11,24 @@ from __future__ import annotations
 import functools
 import inspect
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from . import _task, _theory
+from . import _general, _task, _theory
 from ._backend import asarray, finish, namespace
+
+if TYPE_CHECKING:
+    from ._typing import Array, ArrayLike
 
 GRID = (1e-12, 1e12)
 """The finite part of the search in gamma when ``gamma_min = 0`` / ``gamma_max = inf``."""
-POINTS_PER_DECADE = 20
+POINTS_PER_DECADE = 12
 CANDIDATES = 3  # grid local maxima refined, so that a second local maximum is not missed
-GOLDEN_STEPS = 48  # golden-section steps: a bracket of two grid steps shrinks below 1e-10 in log gamma
+GOLDEN_STEPS = 46  # golden-section steps: a bracket of two grid steps shrinks below 1e-10 in log gamma
 TIE = 1e-10  # a limit whose test error is within this (relative) of the interior best wins
+HUGE_ALPHA = 1e100  # where alpha* is +-inf (THEORY §9.5), the accuracy is evaluated there:
+# the limit alpha -> +-inf to rounding (the score's mean and variance are then m1 alpha and V11 alpha^2)
 
 
 class JointOptimum(NamedTuple):
@@ -41,26 +46,35 @@ class JointOptimum(NamedTuple):
       gamma tuned; ``gamma_no_transfer``, ``accuracy_no_transfer``: alpha = 0, gamma tuned.
     """
 
-    alpha: object
-    gamma: object
-    alpha_gamma: object
-    accuracy: object
-    gamma_fine_tuning: object
-    accuracy_fine_tuning: object
-    gamma_no_transfer: object
-    accuracy_no_transfer: object
+    alpha: Array
+    gamma: Array
+    alpha_gamma: Array
+    accuracy: Array
+    gamma_fine_tuning: Array
+    accuracy_fine_tuning: Array
+    gamma_no_transfer: Array
+    accuracy_no_transfer: Array
 
 
 class BoundaryLimit(NamedTuple):
-    """A keyword set's exact limit at one end of the gamma range (THEORY §12): the score
-    signal-to-noise ratio ``m / sqrt(E2 - m^2)`` of the joint optimum, with its ``alpha``
-    and ``alpha_gamma``, and of alpha = 1 and alpha = 0."""
+    """A keyword set's exact limit at one end of the gamma range (THEORY §12): the test
+    accuracy and error of the joint optimum there, with its ``alpha`` and ``alpha_gamma``, and
+    of alpha = 1 and alpha = 0."""
 
-    snr: object
-    alpha: object
-    alpha_gamma: object
-    snr_fine_tuning: object
-    snr_no_transfer: object
+    accuracy: Array
+    error: Array
+    alpha: Array
+    alpha_gamma: Array
+    accuracy_fine_tuning: Array
+    error_fine_tuning: Array
+    accuracy_no_transfer: Array
+    error_no_transfer: Array
+
+    @classmethod
+    def from_snr(cls, ndtr, snr, alpha, alpha_gamma, snr_fine_tuning, snr_no_transfer):
+        """From the score SNRs of an isotropic task (accuracy ``Phi(SNR)``)."""
+        return cls(ndtr(snr), ndtr(-snr), alpha, alpha_gamma, ndtr(snr_fine_tuning),
+                   ndtr(-snr_fine_tuning), ndtr(snr_no_transfer), ndtr(-snr_no_transfer))
 
 
 # --------------------------------------------------------------------------------------
@@ -98,7 +112,7 @@ def _isotropic_limits(n, p, kwargs):
     c_inf = xp.where(orthogonal, 0.0, xp.where(aligned, xp.copysign(xp.inf, s),
                                                eta * s / xp.where(aligned, 1.0, d)))
     alpha_inf = xp.where(aligned & ~orthogonal, 1.0 / xp.where(orthogonal, 1.0, s), 0.0)
-    at_inf = BoundaryLimit(S, alpha_inf, c_inf, s / r ** 0.5, snr(0.0, 0.0))
+    at_inf = BoundaryLimit.from_snr(task.ndtr, S, alpha_inf, c_inf, s / r ** 0.5, snr(0.0, 0.0))
     # gamma -> 0 (minimum-norm limit): kappa -> kappa0 = max(eta - 1, 0), h -> h0; the joint
     # SNR is sqrt(h0) S. With p > n alpha* stays finite (alpha gamma -> 0); with p < n the
     # source's term vanishes unless alpha ~ 1/gamma: alpha* -> +-inf, alpha gamma -> c0.
@@ -112,14 +126,48 @@ def _isotropic_limits(n, p, kwargs):
         over, eta * (1.0 + kappa0) * s / (xp.where(over, kappa0, 1.0) * safe_den),
         xp.copysign(xp.inf, s)))
     c_0 = xp.where(over | orthogonal, 0.0, eta * (1.0 - eta) * s / safe_den)
-    at_zero = BoundaryLimit(h0 ** 0.5 * S, alpha_0, c_0, snr(kappa0, a0), snr(0.0, a0))
+    at_zero = BoundaryLimit.from_snr(task.ndtr, h0 ** 0.5 * S, alpha_0, c_0, snr(kappa0, a0),
+                                     snr(0.0, a0))
     return at_zero, at_inf
+
+
+def _general_limits(n, p, kwargs):
+    """(None, limit gamma -> infinity) for a general keyword set (THEORY §12.4): the limit
+    classifier ``X y/n + c w~`` has the score coefficients of
+    :func:`rmt_alpha._general.infinity_coefficients` with ``c`` in the place of alpha, so its
+    best ``c`` is the argmax of THEORY §9.5. The limit gamma -> 0 is not derived for these
+    sets: the search stops at the grid's lower end."""
+    task = _task.resolve(n, p, dict(kwargs, gamma=1.0))
+    xp = task.xp
+    coefficients = _general.coefficients(task, at_infinity=True)
+    c = asarray(xp, _general.argmax(task, coefficients))
+
+    def accuracy(weight, error=False):
+        """The class-averaged accuracy (or error) of ``X y/n + weight w~``; ``weight`` may be
+        +-inf (the source alone)."""
+        finite = xp.isfinite(weight)
+        w = xp.where(finite, weight, 0.0)
+        out = 0.0
+        for y in (0, 1):
+            V0, V01, V11 = (x[..., y] for x in coefficients[2:])
+            snr = xp.where(finite, (coefficients.m0 + w * coefficients.m1)
+                           / (V0 + w * (2.0 * V01 + w * V11)) ** 0.5,
+                           xp.sign(weight) * coefficients.m1 / V11 ** 0.5)
+            out = out + _general.CLASS_WEIGHTS[y] * task.ndtr(-snr if error else snr)
+        return out
+
+    alpha = xp.where(xp.isfinite(c), 0.0, c)
+    ends = [(c, "joint"), (xp.inf, "fine_tuning"), (0.0, "no_transfer")]
+    acc = {name: (accuracy(asarray(xp, w)), accuracy(asarray(xp, w), True)) for w, name in ends}
+    return None, BoundaryLimit(*acc["joint"], alpha, c, *acc["fine_tuning"], *acc["no_transfer"])
 
 
 _LIMITS = {
     "ridge source": _isotropic_limits,
     "fixed source": _isotropic_limits,
     "source vectors": _isotropic_limits,
+    "general ridge source": _general_limits,
+    "general fixed source": _general_limits,
 }
 
 
@@ -143,16 +191,19 @@ def _take(xp, values, index):
     return xp.take(values, index)
 
 
-def _minimise(xp, error, shape, lo, hi):
-    """Minimise ``error(gamma)`` over ``log gamma`` in ``[log lo, log hi]`` for every task
-    of the batch ``shape`` at once: a grid of ``POINTS_PER_DECADE`` points per decade, then a
+def _log_grid(xp, lo, hi):
+    """``log gamma`` from ``log lo`` to ``log hi``, ``POINTS_PER_DECADE`` points per decade."""
+    count = max(3, int(math.ceil(POINTS_PER_DECADE * math.log10(hi / lo))) + 1)
+    return asarray(xp, np.linspace(math.log(lo), math.log(hi), count))
+
+
+def _minimise(xp, error, ell, E):
+    """Minimise ``error(gamma)`` over ``log gamma`` for every task of a batch at once, from
+    its values ``E`` on the grid ``ell`` (:func:`_log_grid`; shape ``(len(ell),) + batch``): a
     golden-section refinement of the ``CANDIDATES`` best grid local minima (ends included)
     between their grid neighbours. Returns ``(log gamma, error)``, never worse than the
     grid's best point."""
-    count = max(3, int(math.ceil(POINTS_PER_DECADE * math.log10(hi / lo))) + 1)
-    ell = asarray(xp, np.linspace(math.log(lo), math.log(hi), count))
-    expand = (slice(None),) + (None,) * len(shape)
-    E = xp.broadcast_to(error(xp.exp(ell[expand])), (count,) + shape)
+    count, shape = E.shape[0], E.shape[1:]
     pad = xp.full((1,) + shape, xp.inf, dtype=E.dtype)
     padded = xp.concatenate([pad, E, pad], axis=0)
     is_min = (E <= padded[:-2]) & (E <= padded[2:])
@@ -212,15 +263,17 @@ def _implicit(xp, error, task, ell, free):
     return located(task, jax.lax.stop_gradient(ell), free)
 
 
-def _tuned(xp, error, task, constant_task, limits, shape, lo, hi, zero_is_limit, inf_is_limit,
-           ndtr):
-    """One profile: minimise the test error ``error(task, gamma)`` over the grid range (on
-    the task held constant: nothing of the search is differentiated) and compare with the
-    exact limits ``(snr at 0, snr at infinity)``. Returns ``(gamma, at_zero, at_inf)``."""
-    ell, e = _minimise(xp, lambda g: error(constant_task, g), shape, lo, hi)
+def _tuned(xp, error, task, constant_task, limits, grid, E, zero_is_limit, inf_is_limit):
+    """One profile: minimise the test error ``error(task, gamma)`` (values ``E`` on the grid
+    ``grid = (lo, hi, log gamma)``) over ``[lo, hi]``, on the task held constant (nothing of
+    the search is differentiated), and compare with the limits' test errors
+    ``(at 0, at infinity)``. Returns ``(gamma, at_zero, at_inf)``."""
+    shape = E.shape[1:]
+    lo, hi, ell = grid
+    ell, e = _minimise(xp, lambda g: error(constant_task, g), ell, E)
     at_inf = xp.zeros(shape, dtype=bool)
     at_zero = xp.zeros(shape, dtype=bool)
-    e0, e_inf = (xp.broadcast_to(ndtr(-x), shape) for x in limits)
+    e0, e_inf = (None if x is None else xp.broadcast_to(x, shape) for x in limits)
     if inf_is_limit:
         at_inf = e_inf <= e * (1.0 + TIE)
         if zero_is_limit:
@@ -228,19 +281,26 @@ def _tuned(xp, error, task, constant_task, limits, shape, lo, hi, zero_is_limit,
     if zero_is_limit:
         at_zero = ~at_inf & (e0 <= e * (1.0 + TIE))
     margin = 1e-9
-    at_lo, at_hi = ell < math.log(lo) + margin, ell > math.log(hi) - margin
+    at_lo = ell < math.log(lo) + margin
+    at_hi = ell > math.log(hi) - margin
     free = ~at_inf & ~at_zero & ~at_lo & ~at_hi
     ell = _implicit(xp, error, task, ell, free)
     return xp.where(at_lo, lo, xp.where(at_hi, hi, xp.exp(ell))), at_zero, at_inf
 
 
-def _errors(n, p):
+def _usable(xp, alpha):
+    """alpha, with +-inf (THEORY §9.5) replaced by +-HUGE_ALPHA, where the closed forms equal
+    their limit alpha -> +-inf to rounding."""
+    return xp.where(xp.isfinite(alpha), alpha, xp.sign(alpha) * HUGE_ALPHA)
+
+
+def _errors(xp, n, p):
     """The test error of the three profiles as functions of ``(task, gamma)``: alpha*(gamma)
     (joint), alpha = 1 (fine-tuning), alpha = 0 (no transfer)."""
 
     def joint(task, g):
-        return _theory.test_error(_theory.optimal_alpha(n, p, **task, gamma=g), n, p, **task,
-                                  gamma=g)
+        alpha = _usable(xp, _theory.optimal_alpha(n, p, **task, gamma=g))
+        return _theory.test_error(alpha, n, p, **task, gamma=g)
 
     def fixed(alpha):
         return lambda task, g: _theory.test_error(alpha, n, p, **task, gamma=g)
@@ -292,7 +352,7 @@ def _task_kwargs(given):
                     f"Give exactly one of these sets (without gamma, which is tuned): {sets}")
 
 
-def optimal_alpha_gamma(n, p, **kwargs):
+def optimal_alpha_gamma(n: ArrayLike, p: ArrayLike, **kwargs: Any) -> JointOptimum:
     r"""The joint maximiser of the test accuracy over alpha in R and the target ridge gamma
     in ``[gamma_min, gamma_max]`` (THEORY §12), with, for comparison, the best accuracy of
     plain fine-tuning (alpha = 1) and of no transfer (alpha = 0), gamma tuned for each.
@@ -311,12 +371,15 @@ def optimal_alpha_gamma(n, p, **kwargs):
     ``A(alpha*(gamma), gamma) = Phi(sqrt(h(gamma)) S)`` grows with gamma, so the joint optimum
     is the limit gamma -> infinity: ``gamma = inf``, ``alpha_gamma = c = eta s / (M r - s^2)``
     (the classifier ``X y / n + c w~``), accuracy ``Phi(S)``,
-    ``S^2 = (M d + eta s^2) / (d + eta r)``, ``d = M r - s^2``.
+    ``S^2 = (M d + eta s^2) / (d + eta r)``, ``d = M r - s^2``. With general covariances
+    (THEORY §9, §12.4) the optimum is typically interior; the limit gamma -> infinity is
+    exact there too, the limit gamma -> 0 is not derived (the search stops at 1e-12), and
+    alpha* may be infinite (THEORY §9.5; then ``alpha`` and ``alpha_gamma`` are ``+-inf``).
 
     Every argument broadcasts; numpy input gives float64, JAX input JAX arrays (under
-    ``jit``, ``vmap`` and ``grad``: the accuracies are differentiable, and the tuned gammas
-    carry the implicit-function derivative where the optimum is interior). Returns a
-    :class:`JointOptimum`.
+    ``jit``, ``vmap`` and ``grad``, for the task arguments that the closed forms trace: the
+    accuracies are differentiable, and the tuned gammas carry the implicit-function
+    derivative where the optimum is interior). Returns a :class:`JointOptimum`.
     """
     if kwargs.get("gamma") is not None:
         raise TypeError("optimal_alpha_gamma tunes gamma: do not pass gamma "
@@ -329,49 +392,74 @@ def optimal_alpha_gamma(n, p, **kwargs):
     n, p = args.pop("n"), args.pop("p")
     kind, task = _task_kwargs(args)
     _check_bounds(gamma_min, gamma_max)
-    xp, ndtr = namespace(n, p, *task.values())
+    xp, _ = namespace(n, p, *task.values())
     shape = tuple(xp.shape(_theory.optimal_alpha(n, p, **task, gamma=1.0)))  # validates
-    zero_limits, inf_limits = _LIMITS[kind](n, p, task)
-    lo, hi = _grid_range(gamma_min, gamma_max)
-    const = _constant(xp)
     if xp is not np:
-        task = {k: xp.asarray(val) for k, val in task.items()}
+        import jax
+
+        task = jax.tree_util.tree_map(xp.asarray, task)  # (a covariance pair stays a tuple)
+    const = _constant(xp)
     constant_task = {k: const(val) for k, val in task.items()}
-    errors = _errors(n, p)
-    ends = dict(zero_is_limit=gamma_min == 0, inf_is_limit=math.isinf(gamma_max), ndtr=ndtr)
+    zero, inf = _LIMITS[kind](n, p, task)
+    lo, hi = _grid_range(gamma_min, gamma_max)
+    errors = _errors(xp, n, p)
+    ends = dict(zero_is_limit=gamma_min == 0 and zero is not None,
+                inf_is_limit=math.isinf(gamma_max))
 
-    def select(at_zero, at_inf, interior, zero, inf):
-        return xp.where(at_inf, inf, xp.where(at_zero, zero, interior))
+    def select(at_zero, at_inf, interior, at0, at_infinity):
+        if zero is None:  # never at_zero
+            return xp.where(at_inf, at_infinity, interior)
+        return xp.where(at_inf, at_infinity, xp.where(at_zero, at0, interior))
 
-    def tuned(name, snr0, snr_inf):
-        g, z, i = _tuned(xp, errors[name], task, constant_task, (const(snr0), const(snr_inf)),
-                         shape, lo, hi, **ends)
+    # the profiles on the grid: alpha = 1 and alpha = 0 in one call (one evaluation of the
+    # task's coefficients per gamma)
+    ell = _log_grid(xp, lo, hi)
+    grid = xp.exp(ell)[(slice(None),) + (None,) * len(shape)]
+    fixed = _theory.test_error(asarray(xp, [1.0, 0.0])[(slice(None), None) + (None,) * len(shape)],
+                               n, p, **constant_task, gamma=grid)
+    on_grid = {"joint": errors["joint"](constant_task, grid), "fine_tuning": fixed[0],
+               "no_transfer": fixed[1]}
+
+    def tuned(name, field):
+        limits = [None if end is None else const(getattr(end, field)) for end in (zero, inf)]
+        E = xp.broadcast_to(on_grid[name], ell.shape + shape)
+        g, z, i = _tuned(xp, errors[name], task, constant_task, limits, (lo, hi, ell), E,
+                         **ends)
         return g, z, i, xp.where(z | i, 1.0, g)  # the last: finite where unused
 
-    g, z, i, g_int = tuned("joint", zero_limits.snr, inf_limits.snr)
+    def limit(field):
+        return [None if end is None else getattr(end, field) for end in (zero, inf)]
+
+    g, z, i, g_int = tuned("joint", "error")
     a_int = _theory.optimal_alpha(n, p, **task, gamma=g_int)
     result = {
-        "alpha": select(z, i, a_int, zero_limits.alpha, inf_limits.alpha),
+        "alpha": select(z, i, a_int, *limit("alpha")),
         "gamma": select(z, i, g, 0.0, xp.inf),
-        "alpha_gamma": select(z, i, a_int * g_int, zero_limits.alpha_gamma,
-                              inf_limits.alpha_gamma),
-        "accuracy": select(z, i, _theory.test_accuracy(a_int, n, p, **task, gamma=g_int),
-                           ndtr(zero_limits.snr), ndtr(inf_limits.snr)),
+        "alpha_gamma": select(z, i, a_int * g_int, *limit("alpha_gamma")),
+        "accuracy": select(z, i, _theory.test_accuracy(_usable(xp, a_int), n, p, **task,
+                                                       gamma=g_int), *limit("accuracy")),
     }
     for name, alpha in (("fine_tuning", 1.0), ("no_transfer", 0.0)):
-        snr0, snr_inf = getattr(zero_limits, "snr_" + name), getattr(inf_limits, "snr_" + name)
-        g, z, i, g_int = tuned(name, snr0, snr_inf)
+        g, z, i, g_int = tuned(name, "error_" + name)
         result["gamma_" + name] = select(z, i, g, 0.0, xp.inf)
         result["accuracy_" + name] = select(
-            z, i, _theory.test_accuracy(alpha, n, p, **task, gamma=g_int), ndtr(snr0),
-            ndtr(snr_inf))
+            z, i, _theory.test_accuracy(alpha, n, p, **task, gamma=g_int),
+            *limit("accuracy_" + name))
     return JointOptimum(**{k: finish(xp, xp.broadcast_to(asarray(xp, val), shape))
                            for k, val in result.items()})
 
 
 optimal_alpha_gamma.__signature__ = inspect.Signature(
-    [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in ("n", "p")]
-    + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None)
+    [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation="ArrayLike")
+     for name in ("n", "p")]
+    + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                         annotation=_task._ANNOTATIONS.get(name, "ArrayLike | None"))
        for name in _task.ALL_KEYWORDS if name != "gamma"]
-    + [inspect.Parameter("gamma_min", inspect.Parameter.KEYWORD_ONLY, default=0.0),
-       inspect.Parameter("gamma_max", inspect.Parameter.KEYWORD_ONLY, default=math.inf)])
+    + [inspect.Parameter("gamma_min", inspect.Parameter.KEYWORD_ONLY, default=0.0,
+                         annotation="float"),
+       inspect.Parameter("gamma_max", inspect.Parameter.KEYWORD_ONLY, default=math.inf,
+                         annotation="float")],
+    return_annotation="JointOptimum")
+optimal_alpha_gamma.__doc__ += (
+    "\n    The task is one keyword set of :func:`test_accuracy`, without ``gamma`` (it is tuned):\n"
+    + _task.KEYWORD_DOC)

@@ -13,6 +13,19 @@ from rmt_alpha._joint import isotropic_snr
 TASKS = 50
 
 
+def _covariance(rng, p):
+    """A random noise covariance: mostly a (p,) diagonal, sometimes a dense matrix with
+    the same spectrum, sometimes a class pair (THEORY §9.1)."""
+    lam = np.exp(rng.normal(0.0, 1.0, p))
+    u = rng.uniform()
+    if u < 0.1:
+        Q, _ = np.linalg.qr(rng.standard_normal((p, p)))
+        return (Q * lam) @ Q.T
+    if u < 0.2:
+        return (lam, np.exp(rng.normal(0.0, 1.0, p)))
+    return lam
+
+
 def _random_tasks(kind, count, seed):
     """``count`` random tasks of one keyword set, as a list of (n, p, keywords) and, for the
     sets that broadcast, one batched (n, p, keywords)."""
@@ -33,16 +46,26 @@ def _random_tasks(kind, count, seed):
     else:
         single = []
         for i in range(count):
-            k = int(p[i])
-            mean = rng.standard_normal(k) * rng.uniform(0.1, 2.0) / np.sqrt(k)
+            k = int(p[i]) if kind == "source vectors" else int(rng.integers(3, 16))
+            m = int(n[i]) if kind == "source vectors" else int(rng.integers(10, 200))
+            mean = rng.standard_normal(k) * rng.uniform(0.3, 2.0) / np.sqrt(k) * np.sqrt(k) ** 0.5
             source = rng.uniform(-1, 1) * mean + rng.standard_normal(k) * rng.uniform(0.05, 3) / np.sqrt(k)
-            single.append((int(n[i]), k, dict(source=source, target_mean=mean)))
+            if kind == "source vectors":
+                kw = dict(source=source, target_mean=mean)
+            elif kind == "general fixed source":
+                kw = dict(source=source, target_mean=mean, target_cov=_covariance(rng, k))
+            else:
+                kw = dict(N=int(rng.integers(5, 400)), source_mean=source, target_mean=mean,
+                          source_cov=_covariance(rng, k), target_cov=_covariance(rng, k),
+                          gamma_src=float(np.exp(rng.uniform(np.log(1e-2), np.log(10)))))
+            single.append((m, k, kw))
         return single, None
     single = [(int(n[i]), int(p[i]), {k: v[i] for k, v in kw.items()}) for i in range(count)]
     return single, (n, p, kw)
 
 
 KINDS = ("ridge source", "fixed source", "source vectors")
+GENERAL = ("general ridge source", "general fixed source")
 
 
 def _neighbour_spread(A, i, j):
@@ -53,17 +76,25 @@ def _neighbour_spread(A, i, j):
     return float(A[i, j] - A[lo_i:hi_i, lo_j:hi_j].min())
 
 
-@pytest.mark.parametrize("kind", KINDS)
+def _beyond(values, edge):
+    """``values`` with ``edge`` (far beyond the grid, where the closed forms equal their
+    limits to rounding) added at both ends."""
+    return np.concatenate([[edge[0]], values, [edge[1]]])
+
+
+@pytest.mark.parametrize("kind", KINDS + GENERAL)
 def test_joint_optimum_is_the_dense_grid_maximum(kind):
     """At 50 random tasks per keyword set: the joint optimum is never worse than the best point
     of a dense grid in (alpha, log gamma), and better by no more than the grid's resolution;
-    likewise the tuned alpha = 1 and alpha = 0 against a dense grid in log gamma."""
-    single, batch = _random_tasks(kind, TASKS, seed=hash(kind) % 1000)
-    # alpha: 0 and +-10^k for k in [-12, 6], 30 per decade; gamma: 10^[-10, 10], 20 per decade
-    mag = np.logspace(-12, 6, 541)
+    likewise the tuned alpha = 1 and alpha = 0 against a dense grid in log gamma. The grids
+    end with points far beyond them (gamma = 1e-14, 1e14; alpha = +-1e100), where the closed
+    forms equal the limits to rounding."""
+    single, batch = _random_tasks(kind, TASKS, seed=sum(map(ord, kind)))
+    # alpha: 0 and +-10^k, k in [-12, 6], 30 per decade; gamma: 20 per decade
+    mag = _beyond(np.logspace(-12, 6, 541), (1e-300, 1e100))[1:]
     alpha = np.concatenate([-mag[::-1], [0.0], mag])[:, None]
-    gamma = np.logspace(-10, 10, 401)[None, :]
-    g1 = np.logspace(-12, 12, 4801)
+    span = (-10, 10, 401) if kind in KINDS else (-8, 8, 321)  # the general sets cost more
+    gamma = _beyond(np.logspace(*span), (1e-14, 1e14))
     results = [ra.optimal_alpha_gamma(n, p, **kw) for n, p, kw in single]
     if batch is not None:  # the batched call gives the same numbers
         n, p, kw = batch
@@ -72,23 +103,22 @@ def test_joint_optimum_is_the_dense_grid_maximum(kind):
             np.testing.assert_allclose(getattr(together, f),
                                        [getattr(r, f) for r in results], rtol=1e-12)
     for (n, p, kw), res in zip(single, results):
-        A = ra.test_accuracy(alpha, n, p, gamma=gamma, **kw)
+        A = ra.test_accuracy(alpha, n, p, gamma=gamma[None, :], **kw)
         i, j = np.unravel_index(np.argmax(A), A.shape)
         assert res.accuracy >= A[i, j] - 1e-12
         assert res.accuracy - A[i, j] <= _neighbour_spread(A, i, j) + 1e-12
         # the reported point has the reported accuracy
-        if np.isfinite(res.gamma) and res.gamma > 0:
+        if 0 < res.gamma < np.inf and np.isfinite(res.alpha):
             assert res.alpha == pytest.approx(ra.optimal_alpha(n, p, gamma=res.gamma, **kw), rel=1e-12)
             assert res.accuracy == pytest.approx(
                 ra.test_accuracy(res.alpha, n, p, gamma=res.gamma, **kw), rel=1e-14)
-        for a, acc, g in ((1.0, res.accuracy_fine_tuning, res.gamma_fine_tuning),
-                          (0.0, res.accuracy_no_transfer, res.gamma_no_transfer)):
-            curve = ra.test_accuracy(a, n, p, gamma=g1, **kw)
+        curves = ra.test_accuracy(np.array([[1.0], [0.0]]), n, p, gamma=gamma[None, :], **kw)
+        for a, curve, acc, g in (
+                (1.0, curves[0], res.accuracy_fine_tuning, res.gamma_fine_tuning),
+                (0.0, curves[1], res.accuracy_no_transfer, res.gamma_no_transfer)):
             k = int(np.argmax(curve))
             assert acc >= curve[k] - 1e-12
-            # beyond the grid's ends: the closed form at gamma = 1e-16 and 1e16
-            beyond = ra.test_accuracy(a, n, p, gamma=np.array([1e-16, 1e16]), **kw).max()
-            assert acc - max(curve[k], beyond) <= _neighbour_spread(curve[:, None], k, 0) + 1e-12
+            assert acc - curve[k] <= _neighbour_spread(curve[:, None], k, 0) + 1e-12
             if 0 < g < np.inf:
                 assert acc == pytest.approx(ra.test_accuracy(a, n, p, gamma=g, **kw), rel=1e-14)
 
@@ -154,6 +184,61 @@ def test_limits_are_the_theory_at_extreme_gamma(eta_n):
             assert lim.alpha == pytest.approx(a_star, rel=1e-6, abs=1e-8)
         else:
             assert np.isinf(lim.alpha) and a_star > 1e8
+
+
+@pytest.mark.parametrize("kind", GENERAL)
+def test_general_limit_is_the_theory_at_large_gamma(kind):
+    """The general gamma -> infinity limit (THEORY §12.4: the classifier X y/n + c w~ under
+    general covariances) against the §9 closed forms at gamma = 1e6 ... 1e12 (they converge
+    to it like 1/gamma), for alpha* (as c = alpha gamma), alpha = 1 and alpha = 0; with every
+    covariance structure (diagonal, dense, a class pair)."""
+    from rmt_alpha._joint import _general_limits
+
+    rng = np.random.default_rng(11)
+    p, n = 12, 40
+    lam = np.exp(rng.normal(0.0, 1.0, p))
+    Q, _ = np.linalg.qr(rng.standard_normal((p, p)))
+    mean = rng.standard_normal(p) / np.sqrt(p) * 1.5
+    source = 0.6 * mean + rng.standard_normal(p) / np.sqrt(p)
+    for cov in (lam, (Q * lam) @ Q.T, (lam, lam[::-1])):
+        kw = (dict(source=source, target_mean=mean, target_cov=cov) if kind == "general fixed source"
+              else dict(N=80, source_mean=source, target_mean=mean, source_cov=lam[::-1],
+                        target_cov=cov, gamma_src=0.5))
+        _, lim = _general_limits(n, p, kw)
+        gaps = []
+        for g in (1e6, 1e9, 1e12):
+            a = ra.optimal_alpha(n, p, gamma=g, **kw)
+            gaps.append([abs(ra.test_accuracy(a, n, p, gamma=g, **kw) - lim.accuracy),
+                         abs(a * g - lim.alpha_gamma) / abs(lim.alpha_gamma),
+                         abs(ra.test_accuracy(1.0, n, p, gamma=g, **kw) - lim.accuracy_fine_tuning),
+                         abs(ra.test_accuracy(0.0, n, p, gamma=g, **kw) - lim.accuracy_no_transfer)])
+        gaps = np.array(gaps)
+        assert np.all(gaps[-1] < 1e-9), gaps
+        assert np.all(gaps[1] <= gaps[0] + 1e-12)  # converging
+        assert lim.error + lim.accuracy == pytest.approx(1.0, abs=1e-15)
+
+
+def test_anisotropic_noise_gives_an_interior_optimum():
+    """THEORY §12.4: with anisotropic noise the ridge whitens it, and the joint optimum is
+    interior (here gamma** ~ 0.48), better than the limit gamma -> infinity."""
+    rng = np.random.default_rng(0)
+    p, n = 50, 100
+    lam = np.exp(rng.normal(0, 1, p))
+    mu_t = rng.normal(0, 1, p) / np.sqrt(p) * 1.5
+    mu_s = 0.7 * mu_t + rng.normal(0, 1, p) / np.sqrt(p)
+    kw = dict(N=200, source_mean=mu_s, target_mean=mu_t, source_cov=lam, target_cov=lam,
+              gamma_src=1.0)
+    res = ra.optimal_alpha_gamma(n, p, **kw)
+    assert 0.1 < res.gamma < 2.0 and np.isfinite(res.alpha)
+    from rmt_alpha._joint import _general_limits
+
+    _, lim = _general_limits(n, p, kw)
+    assert res.accuracy > lim.accuracy + 1e-3
+    assert res.accuracy >= max(res.accuracy_fine_tuning, res.accuracy_no_transfer)
+    # and the same covariance made isotropic (its mean eigenvalue) puts it at infinity
+    iso = ra.optimal_alpha_gamma(n, p, **{**kw, "source_cov": np.full(p, lam.mean()),
+                                          "target_cov": np.full(p, lam.mean())})
+    assert iso.gamma == np.inf
 
 
 @pytest.mark.parametrize("task, global_is_low", [
