@@ -176,9 +176,11 @@ def test_limits_are_the_theory_at_extreme_gamma(eta_n):
     at0, at_inf = _isotropic_limits(n, p, kw)
     for g, lim in ((1e-10, at0), (1e10, at_inf)):
         a_star = ra.optimal_alpha(n, p, gamma=g, **kw)
-        assert ndtr(lim.snr) == pytest.approx(ra.test_accuracy(a_star, n, p, gamma=g, **kw), abs=1e-8)
-        assert ndtr(lim.snr_fine_tuning) == pytest.approx(ra.test_accuracy(1.0, n, p, gamma=g, **kw), abs=1e-8)
-        assert ndtr(lim.snr_no_transfer) == pytest.approx(ra.test_accuracy(0.0, n, p, gamma=g, **kw), abs=1e-8)
+        assert lim.accuracy == pytest.approx(ra.test_accuracy(a_star, n, p, gamma=g, **kw), abs=1e-8)
+        assert lim.accuracy_fine_tuning == pytest.approx(
+            ra.test_accuracy(1.0, n, p, gamma=g, **kw), abs=1e-8)
+        assert lim.accuracy_no_transfer == pytest.approx(
+            ra.test_accuracy(0.0, n, p, gamma=g, **kw), abs=1e-8)
         assert lim.alpha_gamma == pytest.approx(a_star * g, rel=1e-6, abs=1e-8)
         if eta > 1 or g > 1:
             assert lim.alpha == pytest.approx(a_star, rel=1e-6, abs=1e-8)
