@@ -273,12 +273,6 @@ def _cmd_optimal_alpha(parser, args):
     }
     if src is not None:
         out["source_accuracy"] = src
-    out["keyword_set"] = kind
-    out["task"] = dict(n=args.n, p=args.p, **task)
-    if args.json:
-        print(json.dumps(out, indent=2, allow_nan=False))
-        return 0
-    desc = ", ".join(f"{k}={v:g}" for k, v in out["task"].items())
     bar = ("undefined (orthogonal source: the accuracy never reaches 1/2)"
            if out["chance_alpha"] is None
            else f"{a_bar:.6g}   (accuracy 1/2; worse than chance beyond it)")
@@ -291,8 +285,19 @@ def _cmd_optimal_alpha(parser, args):
     ]
     if src is not None:
         rows.append(("source classifier used as is", f"{src:.6f}"))
-    lines = [f"task ({kind}): {desc}"] + [f"{k:<36} = {v}" for k, v in rows]
-    print("\n".join(lines))
+    return _report(args, out, task, kind, rows)
+
+
+def _report(args, out, task, kind, rows, context=""):
+    """Print ``out`` (with the keyword set and the task) as JSON with ``--json``, else the
+    task line (plus ``context``) and the aligned ``rows``."""
+    out["keyword_set"] = kind
+    out["task"] = dict(n=args.n, p=args.p, **task)
+    if args.json:
+        print(json.dumps(out, indent=2, allow_nan=False))
+        return 0
+    desc = ", ".join(f"{k}={v:g}" for k, v in out["task"].items())
+    print("\n".join([f"task ({kind}): {desc}{context}"] + [f"{k:<36} = {v}" for k, v in rows]))
     return 0
 
 
@@ -319,13 +324,7 @@ def _cmd_tune_gamma(parser, args):
         parser.fail(exc)
     kind = "ridge source" if "N" in task else "fixed source"
     out = {k: _json_limit(v) for k, v in res._asdict().items()}
-    out["keyword_set"] = kind
     out["gamma_range"] = [bounds["gamma_min"], _json_limit(bounds["gamma_max"])]
-    out["task"] = dict(n=args.n, p=args.p, **task)
-    if args.json:
-        print(json.dumps(out, indent=2, allow_nan=False))
-        return 0
-    desc = ", ".join(f"{k}={v:g}" for k, v in out["task"].items())
     where = ("the limit gamma -> inf: the classifier X y/n + (alpha gamma) w~"
              if res.gamma == math.inf else
              "the limit gamma -> 0 (minimum norm)" if res.gamma == 0 else "interior")
@@ -339,11 +338,8 @@ def _cmd_tune_gamma(parser, args):
         ("accuracy, alpha = 0 (no source)", f"{res.accuracy_no_transfer:.6f}   (gamma = "
          f"{_limit_text(res.gamma_no_transfer)})"),
     ]
-    lo, hi = bounds["gamma_min"], bounds["gamma_max"]
-    lines = [f"task ({kind}): {desc}; gamma tuned in [{lo:g}, {_limit_text(hi)}]"]
-    lines += [f"{k:<36} = {v}" for k, v in rows]
-    print("\n".join(lines))
-    return 0
+    context = f"; gamma tuned in [{bounds['gamma_min']:g}, {_limit_text(bounds['gamma_max'])}]"
+    return _report(args, out, task, kind, rows, context)
 
 
 def _cmd_curve(parser, args):

@@ -44,6 +44,7 @@ from ._fig2_5_optimal_alpha import figure2, figure3, figure4, figure5
 from ._fig6_score_histograms import figure6
 from ._fig7_accuracy_vs_gamma import figure7
 from ._fig8_regression import figure8, regression_weights
+from ._fig9_10_when_alpha_helps import figure9, figure10
 from ._figure import MODES, Figure
 from ._record import FigureData
 from ._registry import FIGURES, SIMULATED
@@ -69,6 +70,8 @@ __all__ = [
     "figure6",
     "figure7",
     "figure8",
+    "figure9",
+    "figure10",
     "comparison_table",
     "finite_size_check",
     "noise_max_z",

@@ -18,6 +18,12 @@ def grid(lo, hi, count, *, log=False):
     return np.logspace(np.log10(lo), np.log10(hi), count) if log else np.linspace(lo, hi, count)
 
 
+def grid_params(span, theory_points, sim_points, *, log=True):
+    """The ``params`` record of a figure's theory and simulation grids over ``span``."""
+    scale = ["log"] if log else []
+    return {"theory": [*span, theory_points, *scale], "simulation": [*span, sim_points, *scale]}
+
+
 def bar(total, desc, progress):
     """A tqdm progress bar, or ``None`` when ``progress`` is false."""
     if not progress:

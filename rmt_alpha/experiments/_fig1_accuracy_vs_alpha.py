@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from .. import _theory
-from ._common import bar, close, grid, scalar, simulator, tick, versions
+from ._common import bar, close, grid, grid_params, scalar, simulator, tick, versions
 from ._figure import Figure
 from ._record import FigureData, same
 from ._validation import alpha_star_check, check, z_score
@@ -82,7 +82,7 @@ def figure1(
         "theory": "THEORY §3-§4 (ridge source), §8.1",
         "task": dict(task0, n=n, p=p),
         "betas": list(betas),
-        "alpha_grid": {"theory": [*alpha_range, theory_points], "simulation": [*alpha_range, sim_points]},
+        "alpha_grid": grid_params(alpha_range, theory_points, sim_points, log=False),
         "simulation": {"trials": trials, "seed": seed, "method": method,
                        "betas": list(betas if sim_betas is None else sim_betas)} if simulate else None,
         "versions": versions(),

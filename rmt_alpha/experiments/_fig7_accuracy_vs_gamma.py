@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from .. import _theory
-from ._common import bar, close, grid, simulator, tick, versions
+from ._common import bar, close, grid, grid_params, simulator, tick, versions
 from ._figure import Figure
 from ._record import FigureData
 from ._validation import check, z_score
@@ -73,8 +73,7 @@ def figure7(
         "theory": "THEORY §3-§4 (ridge source), §8.7",
         "task": dict(task0, n=n, p=p),
         "alphas": list(alphas),
-        "gamma_grid": {"theory": [*gamma_range, theory_points, "log"],
-                       "simulation": [*gamma_range, sim_points, "log"]},
+        "gamma_grid": grid_params(gamma_range, theory_points, sim_points),
         "simulation": {"trials": trials, "seed": seed, "method": method} if simulate else None,
         "versions": versions(),
     }

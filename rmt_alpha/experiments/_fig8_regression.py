@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from .._regression import regression_optimal_alpha, regression_risk
-from ._common import bar, close, grid, scalar, simulator, tick, versions
+from ._common import bar, close, grid, grid_params, scalar, simulator, tick, versions
 from ._figure import Figure
 from ._record import FigureData
 from ._validation import check, z_score
@@ -83,7 +83,7 @@ def figure8(
                     "orthogonally to W_s in Frobenius inner product; W_t = beta W_s + B",
                     "W_source_fro2": float(np.sum(Ws0 * Ws0)), "B_fro2": float(np.sum(Wt1 * Wt1)),
                     "W_source": Ws0, "B": Wt1},
-        "alpha_grid": {"theory": [*alpha_range, theory_points], "simulation": [*alpha_range, sim_points]},
+        "alpha_grid": grid_params(alpha_range, theory_points, sim_points, log=False),
         "simulation": {"trials": trials, "seed": seed} if simulate else None,
         "versions": versions(),
     }

@@ -156,12 +156,13 @@ def comparison_table(data: FigureData, limit: int | None = None) -> str:
     rows = [r for r in data.rows if "z" in r]
     if not rows:
         return f"figure {data.number}: theory only (no simulation)"
-    keys = [k for k in rows[0] if k not in ("series", "value", "stderr", "theory", "z")]
+    keys = [k for k in dict.fromkeys(k for r in rows for k in r)
+            if k not in ("series", "value", "stderr", "theory", "z")]
     head = keys + ["theory", "simulation", "stderr", "gap", "z"]
     lines = []
     shown = rows if limit is None else rows[:limit]
     for r in shown:
-        lines.append([_fmt(r[k]) for k in keys] + [
+        lines.append([_fmt(r[k]) if k in r else "" for k in keys] + [
             f"{r['theory']:.5g}", f"{r['value']:.5g}", f"{r['stderr']:.2g}",
             f"{r['value'] - r['theory']:+.2e}", f"{r['z']:+.2f}"])
     widths = [max(len(h), *(len(l[i]) for l in lines)) for i, h in enumerate(head)]
