@@ -27,8 +27,9 @@ POINTS_PER_DECADE = 12
 CANDIDATES = 3  # grid local maxima refined, so that a second local maximum is not missed
 GOLDEN_STEPS = 46  # golden-section steps: a bracket of two grid steps shrinks below 1e-10 in log gamma
 TIE = 1e-10  # a limit whose test error is within this (relative) of the interior best wins
-HUGE_ALPHA = 1e100  # where alpha* is +-inf (THEORY §9.5), the accuracy is evaluated there:
-# the limit alpha -> +-inf to rounding (the score's mean and variance are then m1 alpha and V11 alpha^2)
+# Where alpha* is +-inf (THEORY §9.5) the accuracy is evaluated at +-HUGE_ALPHA: its limit
+# alpha -> +-inf to rounding (the score's mean and variance are then m1 alpha and V11 alpha^2).
+HUGE_ALPHA = 1e100
 
 
 class JointOptimum(NamedTuple):
@@ -186,11 +187,6 @@ def _loop(xp, steps, body, state):
     return lax.fori_loop(0, steps, lambda i, s: body(s), state)
 
 
-def _take(xp, values, index):
-    """``values[index]`` for a 1-D ``values`` and an integer array ``index``."""
-    return xp.take(values, index)
-
-
 def _log_grid(xp, lo, hi):
     """``log gamma`` from ``log lo`` to ``log hi``, ``POINTS_PER_DECADE`` points per decade."""
     count = max(3, int(math.ceil(POINTS_PER_DECADE * math.log10(hi / lo))) + 1)
@@ -210,8 +206,8 @@ def _minimise(xp, error, ell, E):
     k = min(CANDIDATES, count)
     index = xp.argsort(xp.where(is_min, E, xp.inf), axis=0)[:k]
     e_grid = xp.take_along_axis(E, index, axis=0)
-    a = _take(xp, ell, xp.maximum(index - 1, 0))
-    b = _take(xp, ell, xp.minimum(index + 1, count - 1))
+    a = xp.take(ell, xp.maximum(index - 1, 0))  # the bracket: the grid neighbours
+    b = xp.take(ell, xp.minimum(index + 1, count - 1))
     g = (math.sqrt(5.0) - 1.0) / 2.0
     c, d = b - g * (b - a), a + g * (b - a)
 
@@ -230,7 +226,7 @@ def _minimise(xp, error, ell, E):
     ell_ref = xp.where(fc <= fd, c, d)
     better = e_ref <= e_grid
     e_cand = xp.where(better, e_ref, e_grid)
-    ell_cand = xp.where(better, ell_ref, _take(xp, ell, index))
+    ell_cand = xp.where(better, ell_ref, xp.take(ell, index))
     best = xp.argmin(e_cand, axis=0)[None]
     return (xp.take_along_axis(ell_cand, best, axis=0)[0],
             xp.take_along_axis(e_cand, best, axis=0)[0])
@@ -338,9 +334,6 @@ def _task_kwargs(given):
     task = {k: val for k, val in given.items() if val is not None}
     for name, keys in _task.KEYWORD_SETS.items():
         if set(keys) - {"gamma"} == set(task):
-            if name not in _LIMITS:
-                raise NotImplementedError(f"optimal_alpha_gamma does not support the {name} "
-                                          "keyword set")
             return name, task
     unknown = set(task) - set(_task.ALL_KEYWORDS)
     if unknown:
@@ -359,7 +352,7 @@ def optimal_alpha_gamma(n: ArrayLike, p: ArrayLike, **kwargs: Any) -> JointOptim
 
     For each gamma the best alpha is the closed form ``alpha*(gamma)``
     (:func:`optimal_alpha`), so the joint optimum maximises the profile
-    ``A(alpha*(gamma), gamma)`` over gamma. The search is in ``log gamma``: a grid of 20
+    ``A(alpha*(gamma), gamma)`` over gamma. The search is in ``log gamma``: a grid of 12
     points per decade, the three best local maxima of the grid refined by golden section
     (the profile is not assumed unimodal: at alpha = 1 it can have two local maxima), and
     the exact limits gamma -> 0 and gamma -> infinity of THEORY §12 compared with the best

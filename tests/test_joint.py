@@ -358,6 +358,12 @@ def test_bad_arguments(kw, error, match):
         ra.optimal_alpha_gamma(100, 400, **task)
 
 
+def test_every_keyword_set_has_its_limits():
+    from rmt_alpha._joint import _LIMITS
+
+    assert set(_LIMITS) == set(ra._task.KEYWORD_SETS)
+
+
 def test_bad_sizes():
     with pytest.raises(ValueError, match="n must"):
         ra.optimal_alpha_gamma(0, 400, target_norm2=1.0, alignment=0.5, source_norm2=1.0)
