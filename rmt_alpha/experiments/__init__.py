@@ -44,7 +44,7 @@ from ._fig2_5_optimal_alpha import figure2, figure3, figure4, figure5
 from ._fig6_score_histograms import figure6
 from ._fig7_accuracy_vs_gamma import figure7
 from ._fig8_regression import figure8, regression_weights
-from ._fig9_10_when_alpha_helps import figure9, figure10
+from ._fig9_10_when_alpha_helps import PROFILE_TASKS, figure9, figure10
 from ._figure import MODES, Figure
 from ._record import FigureData
 from ._registry import FIGURES, SIMULATED
@@ -61,6 +61,7 @@ __all__ = [
     "Figure",
     "FigureData",
     "MODES",
+    "PROFILE_TASKS",
     "SIMULATED",
     "figure1",
     "figure2",

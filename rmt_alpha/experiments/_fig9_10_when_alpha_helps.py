@@ -343,12 +343,13 @@ FIGURES = (
     Figure(9, figure9, render9, (11.0, 9.5), simulated=True, settings={
         "full": dict(trials=2000),
         "quick": dict(trials=200, beta_points=21, eta_points=21),
+        # tiny: the simulated task has figure 7's sizes (n, p, N) = (200, 100, 1000)
         "tiny": dict(trials=10, beta_points=5, eta_points=5, source_ratios=(2.0,),
-                     sim_points=((2.0, 0.5, 0.25),)),
+                     sim_p=100, sim_points=((10.0, 0.3, 0.5),)),
     }),
     Figure(10, figure10, render10, (13.0, 4.6), simulated=True, settings={
         "full": dict(trials=2000),
         "quick": dict(trials=200, sim_points=4),
-        "tiny": dict(trials=10, sim_points=1, theory_points=41),
+        "tiny": dict(trials=10, sim_points=1, theory_points=41, tasks=PROFILE_TASKS[:1]),
     }),
 )
