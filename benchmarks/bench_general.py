@@ -7,11 +7,12 @@
   own eigenbasis), one dense covariance for both tasks (a common eigenbasis), and a
   class-dependent pair that does not commute (dense resolvents); the first call of each
   factorises the covariances ("cold"), later calls reuse them ("warm"); baseline: one
-  ``numpy.linalg.eigh`` of a p x p matrix in the same process;
+  ``numpy.linalg.eigh`` of a p x p matrix with distinct eigenvalues, timed next to each case;
 * naive baseline: the definitions of THEORY §9.2-§9.4 evaluated literally with dense matrices
   (fixed-point iteration for delta with a matrix inverse per step, explicit Qbar and X_A), as
-  one would write them from the paper, for a class-dependent dense task at p = 400 and for
-  diagonal covariances written as matrices at p = 1000; checked against the package.
+  one would write them from the paper (the reference of tests/test_general_theory.py), for a
+  class-dependent dense task at p = 400 and for diagonal covariances written as matrices at
+  p = 1000; checked against the package.
 
 Everything runs with one BLAS thread (what the package does for dense covariances from
 p = 64 on), so that the baselines and the package are timed alike.
@@ -28,13 +29,13 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import scipy
 
 from _machine import describe
+from _timing import best_of
 
 import rmt_alpha as ra
 from rmt_alpha._blas import one_blas_thread
@@ -42,16 +43,10 @@ from rmt_alpha._covariance import _EIGH_CACHE
 from rmt_alpha._general import score_coefficients
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+from test_general_theory import _ref_coefficients  # noqa: E402
+
 ALPHA = np.linspace(-5.0, 5.0, 101)
-
-
-def best_of(f, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t0)
-    return min(times), float(np.median(times)), out
 
 
 def power_law(p):
@@ -81,54 +76,10 @@ def both_calls(p, kw):
     return ra.test_accuracy(ALPHA, n, p, **kw), ra.optimal_alpha(n, p, **kw)
 
 
-# ---------------------------------------------------------------------------------------
-# naive dense evaluation of the definitions (written out here, independently)
-
-
 def naive_coefficients(n, gamma, mu_t, Ct, N, gamma_src, mu_s, Cs):
-    def task(covs, m, g, mu):
-        K, p = len(covs), mu.size
-        pis, d = [1.0 / K] * K, np.ones(K)
-        for _ in range(10_000):
-            Qc = np.linalg.inv(sum(pi / (1 + di) * C for pi, di, C in zip(pis, d, covs))
-                               + g * np.eye(p))
-            new = np.array([np.trace(C @ Qc) / m for C in covs])
-            done = np.max(np.abs(new - d)) <= 1e-14 * np.max(new)
-            d = new
-            if done:
-                break
-        Qc = np.linalg.inv(sum(pi / (1 + di) * C for pi, di, C in zip(pis, d, covs))
-                           + g * np.eye(p))
-        th = sum(pi / (1 + di) for pi, di in zip(pis, d))
-        w = np.array([pi / (1 + di) ** 2 for pi, di in zip(pis, d)])
-        Qb = np.linalg.inv(np.linalg.inv(Qc) + th * np.outer(mu, mu))
-        G = np.array([[np.trace(Ca @ Qc @ Cb @ Qc) / m for Cb in covs] for Ca in covs])
-        return dict(Qc=Qc, th=th, w=w, Qb=Qb, G=G, covs=covs, mu=mu, m=m, K=K)
-
-    T, S = task(Ct, n, gamma, mu_t), task(Cs, N, gamma_src, mu_s)
-    Ws, K = np.diag(S["w"]), S["K"]
-    ms = S["th"] * mu_s @ S["Qb"] @ mu_s
-    q = np.array([(S["Qb"] @ mu_s) @ C @ (S["Qb"] @ mu_s) + (mu_s @ S["Qb"] @ mu_s) ** 2
-                  for C in Cs])
-    ell = Ws @ np.linalg.solve(np.eye(K) - S["G"] @ Ws, S["th"] ** 2 * q
-                               + (1 - 2 * ms) * S["G"] @ S["w"]) + (1 - 2 * ms) * S["w"]
-    wbar = S["th"] * S["Qb"] @ mu_s
-    Qc, Qb, th = T["Qc"], T["Qb"], T["th"]
-    m0 = th * mu_t @ Qb @ mu_t
-    out = [m0, gamma * mu_t @ Qb @ wbar]
-    for A in (Ct[0], Ct[-1]):
-        W = np.diag(T["w"])
-        t = np.array([np.trace(C @ Qc @ A @ Qc) / n for C in Ct])
-        e = np.linalg.solve(np.eye(T["K"]) - W @ T["G"], W @ t)
-        Z = T["w"] @ np.linalg.solve(np.eye(T["K"]) - T["G"] @ W, t)
-        X = Qb @ A @ Qb + sum(ec * Qb @ (C + np.outer(mu_t, mu_t)) @ Qb for ec, C in zip(e, Ct))
-        V11 = gamma ** 2 * (wbar @ X @ wbar + sum(
-            lv * (np.trace(Qc @ A @ Qc @ Ra) + sum(ec * np.trace(Qc @ C @ Qc @ Ra)
-                                                  for ec, C in zip(e, Ct)))
-            for lv, Ra in zip(ell, [S["Qc"] @ C @ S["Qc"] / N for C in Cs])))
-        out += [th ** 2 * mu_t @ X @ mu_t + (1 - 2 * m0) * Z,
-                gamma * (th * mu_t @ X @ wbar - Z * mu_t @ Qb @ wbar), V11]
-    return np.array(out)
+    """The dense evaluation of the definitions written for the tests (fixed-point iteration
+    with a matrix inverse per step, explicit Qbar and X_A); order of ScoreCoefficients."""
+    return _ref_coefficients(n, gamma, mu_t, Ct, N=N, gamma_src=gamma_src, mu_s=mu_s, Cs=Cs)[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -171,8 +122,6 @@ def main(argv=None):
     p = p_dense
     A = rotation(p, 1)
     lam = power_law(p)
-    eigh_best, eigh_med, _ = best_of(lambda: np.linalg.eigh((A * lam) @ A.T), R)
-    add("numpy.linalg.eigh of one p x p matrix (unit)", p, eigh_best, eigh_med)
     spike = np.eye(p) + 4.0 * np.outer(*(2 * [np.ones(p) / np.sqrt(p)]))
     dense_cases = {
         "dense non-commuting Cs, Ct": ridge_task(p, spike, (A * lam) @ A.T),
@@ -181,6 +130,10 @@ def main(argv=None):
             p, lam, ((A * lam) @ A.T, 0.5 + lam[::-1])),
     }
     for label, kw in dense_cases.items():
+        # the unit, timed next to each case (the machine's load drifts during a run)
+        eigh_best, eigh_med, _ = best_of(lambda: np.linalg.eigh((A * lam) @ A.T), R)
+        add("numpy.linalg.eigh of one p x p matrix (unit)", p, eigh_best, eigh_med)
+
         def cold(kw=kw):
             _EIGH_CACHE.clear()
             return both_calls(p, kw)
@@ -205,8 +158,7 @@ def main(argv=None):
 
     def package():
         _EIGH_CACHE.clear()
-        c = score_coefficients(n, p, **kw)
-        return np.r_[c.m0, c.m1, [x for y in (0, 1) for x in (c.V0[y], c.V01[y], c.V11[y])]]
+        return np.concatenate([np.ravel(x) for x in score_coefficients(n, p, **kw)])
 
     b, m, got = best_of(package, R)
     diff = float(np.max(np.abs(got - ref) / np.abs(ref)))

@@ -21,7 +21,6 @@ import argparse
 import csv
 import math
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ import scipy
 from scipy.integrate import quad
 
 from _machine import describe
+from _timing import best_of
 
 import rmt_alpha as ra
 
@@ -137,15 +137,6 @@ def naive_alpha_star(n, p, N, mu, mu_orth, beta, gamma, gamma_src):
 
 
 # ---------------------------------------------------------------------------------------
-
-
-def best_of(f, repeat):
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - t0)
-    return min(times), float(np.median(times)), out
 
 
 def main(argv=None):
