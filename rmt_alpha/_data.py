@@ -76,6 +76,7 @@ from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
+from . import _centred
 from . import _data_covariance as dc
 from . import _memory
 from . import _validate as v
@@ -328,20 +329,54 @@ class TaskEstimate:
                     source_norm2=r, gamma=gamma)
 
     def optimal_alpha(self, *, gamma: ArrayLike, gamma_src: ArrayLike,
-                      n: ArrayLike | None = None, source_model: str = "ridge") -> Array:
-        """Predicted optimal rescaling ``alpha*`` (THEORY §3-§4, §9.5) for this task."""
+                      n: ArrayLike | None = None, source_model: str = "ridge",
+                      centred: bool = False) -> Array:
+        """Predicted optimal rescaling ``alpha*`` (THEORY §3-§4, §9.5) for this task;
+        ``centred=True``: for the centred pipeline (THEORY §11.4, see :meth:`test_accuracy`)."""
         from ._theory import optimal_alpha
 
-        return optimal_alpha(**self.theory_kwargs(gamma=gamma, gamma_src=gamma_src, n=n,
-                                                  source_model=source_model))
+        kw = self.theory_kwargs(gamma=gamma, gamma_src=gamma_src, n=n, source_model=source_model)
+        if _flag("centred", centred):
+            return _centred.optimal_alpha(self._centred_coefficients(kw))
+        return optimal_alpha(**kw)
 
     def test_accuracy(self, alpha: ArrayLike, *, gamma: ArrayLike, gamma_src: ArrayLike,
-                      n: ArrayLike | None = None, source_model: str = "ridge") -> Array:
-        """Predicted target test accuracy at ``alpha`` (THEORY §3-§4, §9.3)."""
+                      n: ArrayLike | None = None, source_model: str = "ridge",
+                      centred: bool = False) -> Array:
+        """Predicted target test accuracy at ``alpha`` (THEORY §3-§4, §9.3).
+
+        ``centred=True``: the accuracy of the pipeline as it runs with ``center=True`` -- the
+        target centred at the midpoint of its labelled points, the source at its own
+        (THEORY §11.4): the model of THEORY §1/§9 leaves that out, which costs O(1/n) for a
+        shared covariance and balanced classes and O(1) otherwise (class-dependent covariances,
+        unequal class counts). The class counts are those of the stored data (for ``n``
+        given: a balanced draw, ``n//2`` of class +1). Needs scalar ``n``, ``gamma``,
+        ``gamma_src``; numpy only.
+        """
         from ._theory import test_accuracy
 
-        return test_accuracy(alpha, **self.theory_kwargs(gamma=gamma, gamma_src=gamma_src, n=n,
-                                                         source_model=source_model))
+        kw = self.theory_kwargs(gamma=gamma, gamma_src=gamma_src, n=n, source_model=source_model)
+        if _flag("centred", centred):
+            return _centred.accuracy(alpha, self._centred_coefficients(kw))
+        return test_accuracy(alpha, **kw)
+
+    def _centred_coefficients(self, kw):
+        """THEORY §11.4's coefficients for the keyword arguments ``kw`` of
+        :meth:`theory_kwargs` (an isotropic set is written as vectors with unit covariances)."""
+        from ._task import resolve
+
+        n = kw.pop("n")
+        p = kw.pop("p")
+        if self.general is None:
+            kw = _isotropic_as_general(kw, p)
+        for name in ("n", "gamma", "gamma_src", "N"):
+            val = n if name == "n" else kw.get(name)
+            if val is not None and np.ndim(val) != 0:
+                raise ValueError(f"centred=True needs a scalar {name}, got shape {np.shape(val)}")
+        counts = (_centred.Counts(int((self.y_target > 0).sum()), int((self.y_target < 0).sum()))
+                  if n == self.n else _centred.balanced(int(n)))
+        source = _centred.Counts(int((self.y_source > 0).sum()), int((self.y_source < 0).sum()))
+        return _centred.coefficients(resolve(n, p, kw), counts, source if "N" in kw else None)
 
     def chance_alpha(self, *, gamma: ArrayLike, gamma_src: ArrayLike,
                      n: ArrayLike | None = None, source_model: str = "ridge") -> Array:
@@ -454,6 +489,28 @@ class TaskEstimate:
             lines.append(f"target covariance: a negative eigenvalue set to 0 "
                          f"({g['target_cov_clipped']:.2g} of the trace)")
         return "\n".join(lines)
+
+
+def _flag(name, x):
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {x!r}")
+    return bool(x)
+
+
+def _isotropic_as_general(kw, p):
+    """An isotropic keyword set (ridge source, or fixed source ``M, s, r``) as the general set
+    with unit covariances and vectors in the plane ``e_1, e_2`` (THEORY §1: only the norms and
+    the inner product matter)."""
+    e1, e2 = np.eye(p)[0], np.eye(p)[min(1, p - 1)]
+    ones = np.ones(p)
+    if "mu" in kw:
+        mu, mo, beta = kw.pop("mu"), kw.pop("mu_orth"), kw.pop("beta")
+        return dict(kw, source_mean=mu * e1, target_mean=beta * mu * e1
+                    + np.sqrt(1.0 - beta * beta) * mo * e2, source_cov=ones, target_cov=ones)
+    M, s, r = kw.pop("target_norm2"), kw.pop("alignment"), kw.pop("source_norm2")
+    return dict(kw, source=np.sqrt(r) * e1,
+                target_mean=(s / np.sqrt(r)) * e1 + np.sqrt(max(M - s * s / r, 0.0)) * e2,
+                target_cov=ones)
 
 
 def _parameters(theta, inner_var):

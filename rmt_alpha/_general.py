@@ -590,16 +590,19 @@ def argmax(task, c):
 
 
 def _two_class_argmax(m0, m1, V0, V01, V11):
-    """Maximiser of ``(Phi(m/sqrt V_+) + Phi(m/sqrt V_-))/2`` (THEORY §9.5), by the sign
-    changes of its derivative on a grid and brentq; ``+-inf`` when a limit is the supremum."""
+    """Maximiser of ``(Phi(m_+/sqrt V_+) + Phi(m_-/sqrt V_-))/2`` (THEORY §9.5), by the sign
+    changes of its derivative on a grid and brentq; ``+-inf`` when a limit is the supremum.
+    ``m0, m1``: one mean for both classes, or one per class (the centred target, THEORY §11.4)."""
     from scipy.special import ndtr
 
+    m0, m1 = (np.broadcast_to(np.asarray(x, dtype=np.float64), (2,)) for x in (m0, m1))
+
     def parts(a):
-        m = m0 + a * m1
         out = []
         for y in (0, 1):
+            m = m0[y] + a * m1[y]
             V = V0[y] + a * (2.0 * V01[y] + a * V11[y])
-            N, D = m1 * V0[y] - m0 * V01[y], m0 * V11[y] - m1 * V01[y]
+            N, D = m1[y] * V0[y] - m0[y] * V01[y], m0[y] * V11[y] - m1[y] * V01[y]
             out.append((m / np.sqrt(V), (N - a * D) / V ** 1.5))
         return out
 
@@ -611,8 +614,8 @@ def _two_class_argmax(m0, m1, V0, V01, V11):
         low = np.minimum(f1 * f1, f2 * f2)
         return np.exp(-0.5 * (f1 * f1 - low)) * d1 + np.exp(-0.5 * (f2 * f2 - low)) * d2
 
-    stars = [float(_stationary(np, m0, m1, V0[y], V01[y], V11[y])) for y in (0, 1)]
-    D = [m0 * V11[y] - m1 * V01[y] for y in (0, 1)]
+    stars = [float(_stationary(np, m0[y], m1[y], V0[y], V01[y], V11[y])) for y in (0, 1)]
+    D = [m0[y] * V11[y] - m1[y] * V01[y] for y in (0, 1)]
     if min(D) > 0:  # both class accuracies unimodal: the maximiser lies between their peaks
         lo, hi = min(stars), max(stars)
         if hi == lo:
@@ -625,7 +628,7 @@ def _two_class_argmax(m0, m1, V0, V01, V11):
         logs = scale * np.logspace(-8, 8, 321)
         grid = np.unique(np.concatenate(
             [-logs, [0.0], logs, np.linspace(min(finite), max(finite), 65) if finite else []]))
-        limits = [(sum(0.5 * ndtr(-sg * m1 / np.sqrt(V11[y])) for y in (0, 1)), sg * np.inf)
+        limits = [(sum(0.5 * ndtr(-sg * m1[y] / np.sqrt(V11[y])) for y in (0, 1)), sg * np.inf)
                   for sg in (1.0, -1.0)]
     s = slope(grid)
     cands = [grid[0]] if s[0] <= 0 else []
