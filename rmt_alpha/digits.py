@@ -35,6 +35,7 @@ import warnings
 import numpy as np
 
 from ._blas import one_blas_thread
+from . import _centred
 from . import _data_covariance as dc
 from ._data import _estimate, _fit_target, prepare_source, source_weight
 
@@ -66,9 +67,10 @@ GENERAL_POOL = dict(covariance="class", target_covariance="labelled")
 #: target's = the source's rescaled to the target's noise level (THEORY §11.2)
 GENERAL_DRAW = dict(covariance="pooled", target_covariance="source")
 
-#: the practitioner's covariance shrinkage, by key suffix: Ledoit-Wolf (the package's default)
-#: and none (THEORY_GENERAL §10's practitioner)
-GENERAL_SHRINKAGES = {"": None, "_s0": 0.0}
+#: the practitioner's per-draw general alpha*, by key suffix: (covariance shrinkage, centred):
+#: Ledoit-Wolf (the package's default), none (THEORY_GENERAL §10's practitioner), and
+#: Ledoit-Wolf with the centred-target theory (THEORY §11.4)
+GENERAL_DRAWS = {"": (None, False), "_s0": (0.0, False), "_c": (None, True)}
 
 
 def load_digits_data():
@@ -122,20 +124,21 @@ def _curves(Xs, ys, Xp, yp, *, n, alphas, trials, gamma, gamma_src, variant_kwar
     """Per-draw empirical accuracy curves (trials x alphas), the accuracy at the draw's own
     predicted alpha* (isotropic and, with ``general``, the general theory's of
     :data:`GENERAL_DRAW` with the trained source, once per entry of
-    :data:`GENERAL_SHRINKAGES`; an infinite alpha* is used as +-1e6), the per-draw predicted
+    :data:`GENERAL_DRAWS`; an infinite alpha* is used as +-1e6), the per-draw predicted
     curves and alpha*s, the accuracy at each of ``fixed_alphas`` (trials x len), and the mean
     and standard deviation of the signed test scores ``y w_alpha^T x`` (trials x alphas)."""
     kw = dict(variant_kwargs)
     match_target_noise = kw.pop("match_target_noise", False)
     src = prepare_source(Xs, ys, **kw)
     w_src = source_weight(src.Z, src.y, gamma_src)
-    sources = {sfx: dataclasses.replace(src, settings=dict(src.settings, shrinkage_given=sh))
-               for sfx, sh in (GENERAL_SHRINKAGES.items() if general else ())}
+    sources = {sh: dataclasses.replace(src, settings=dict(src.settings, shrinkage_given=sh))
+               for sh in dict.fromkeys(sh for sh, _ in GENERAL_DRAWS.values())} if general else {}
+    draws = GENERAL_DRAWS if general else {}
     k, f = len(alphas), len(fixed_alphas)
     out = {name: np.full((trials, k), np.nan) for name in
            ("emp", "pred", "pred_general", "score_mean", "score_sd")}
     out.update({name + sfx: np.full(trials, np.nan) for name in ("a_draw", "acc_draw")
-                for sfx in ("", *(f"_general{x}" for x in sources))})
+                for sfx in ("", *(f"_general{x}" for x in draws))})
     out["acc_fixed"] = np.empty((trials, f))
     g = dict(gamma=gamma, gamma_src=gamma_src)
     for t in range(trials):
@@ -143,22 +146,23 @@ def _curves(Xs, ys, Xp, yp, *, n, alphas, trials, gamma, gamma_src, variant_kwar
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # clips are recorded, not shown
             est = _estimate(src, Xp[tr], yp[tr], match_target_noise=match_target_noise)
-            ests = {sfx: _estimate(sg, Xp[tr], yp[tr], match_target_noise=match_target_noise,
-                                   **GENERAL_DRAW) for sfx, sg in sources.items()}
+            ests = {sh: _estimate(sg, Xp[tr], yp[tr], match_target_noise=match_target_noise,
+                                  **GENERAL_DRAW) for sh, sg in sources.items()}
         out["a_draw"][t] = est.optimal_alpha(**g)
         out["pred"][t] = est.test_accuracy(alphas, **g)
-        for sfx, e in ests.items():
-            out[f"a_draw_general{sfx}"][t] = e.optimal_alpha(**g, source_model="trained")
-        if "" in ests:
-            out["pred_general"][t] = ests[""].test_accuracy(alphas, **g, source_model="trained")
-        draws = ["a_draw", *(f"a_draw_general{sfx}" for sfx in ests)]
-        extra = np.clip([out[d][t] for d in draws], -1e6, 1e6)
+        for sfx, (sh, centred) in draws.items():
+            out[f"a_draw_general{sfx}"][t] = ests[sh].optimal_alpha(
+                **g, source_model="trained", centred=centred)
+        if draws:
+            out["pred_general"][t] = ests[None].test_accuracy(alphas, **g, source_model="trained")
+        names = ["a_draw", *(f"a_draw_general{sfx}" for sfx in draws)]
+        extra = np.clip([out[d][t] for d in names], -1e6, 1e6)
         ft = _fit_target(w_src, est.X_target, est.y_target,
                          np.concatenate([alphas, extra, fixed_alphas]), gamma, gamma_src)
         margin = ft.decision_function(est.transform_target(Xp[te])) * yp[te]
         acc = np.mean((margin > 0) + 0.5 * (margin == 0), axis=-1)  # as FineTuned.accuracy
         out["emp"][t] = acc[:k]
-        for j, d in enumerate(draws):
+        for j, d in enumerate(names):
             out["acc" + d[1:]][t] = acc[k + j]
         out["acc_fixed"][t] = acc[acc.size - f:]
         out["score_mean"][t], out["score_sd"][t] = margin[:k].mean(axis=1), margin[:k].std(axis=1)
@@ -233,8 +237,10 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
     curves. ``variant`` is a name in :data:`VARIANTS` or a dict of ``estimate_task`` keywords.
     ``general``: also the general-covariance theory (THEORY §9, §11) beside the isotropic one
     (task from all target images: :data:`GENERAL_POOL`; from the ``n`` points:
-    :data:`GENERAL_DRAW` with Ledoit-Wolf shrinkage and unshrunk, keys ending in ``_s0``; the
-    trained source classifier), and, with ``twin``, a general Gaussian twin. Returns ``dict(row=..., curves=...)``: CSV-friendly scalars and arrays."""
+    :data:`GENERAL_DRAW` in the variants of :data:`GENERAL_DRAWS`; the trained source
+    classifier), the general theory of the centred pipeline (THEORY §11.4; keys ending in
+    ``_centred``), and, with ``twin``, a general Gaussian twin. Returns ``dict(row=..., curves=...)``: CSV-friendly scalars and arrays."""
+    from ._task import resolve
     from ._theory import score_moments, test_accuracy
 
     X, digit = load_digits_data() if data is None else data
@@ -259,7 +265,8 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
         pool_gr = _estimate(unshrunk, Xp, yp, match_target_noise=match, covariance="pooled",
                             target_covariance="labelled")
         a_star_g = float(pool_g.optimal_alpha(**theory, source_model="trained"))
-        fixed.append(a_star_g)
+        a_star_gc = float(pool_g.optimal_alpha(**theory, source_model="trained", centred=True))
+        fixed += [a_star_g, a_star_gc]
     c = _curves(Xs, ys, Xp, yp, n=n, alphas=alphas, trials=trials, gamma=gamma,
                 gamma_src=gamma_src, variant_kwargs=kw, rng=rng,
                 fixed_alphas=[a if np.isfinite(a) else 0.0 for a in fixed], general=general)
@@ -336,7 +343,16 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
             target_source_trace_ratio=pool_g.general.diagnostics["target_source_trace_ratio"],
             effective_dimension_target=dc.effective_dimension(sum(pool_g.general.target_cov) / 2),
         )
-        for sfx in GENERAL_SHRINKAGES:
+        th_gc = np.asarray(pool_g.test_accuracy(alphas, **theory, source_model="trained",
+                                                centred=True))
+        row.update(
+            alpha_star_general_centred=a_star_gc,
+            acc_pool_alpha_star_general_centred=float(c["acc_fixed"][:, 2].mean())
+            if np.isfinite(a_star_gc) else float("nan"),
+            theory_gap_mean_general_centred=float(np.mean(np.abs(th_gc - mean))),
+            theory_gap_max_general_centred=float(np.max(np.abs(th_gc - mean))),
+        )
+        for sfx in GENERAL_DRAWS:
             a_g, acc_g = c[f"a_draw_general{sfx}"], c[f"acc_draw_general{sfx}"]
             dg, db = acc_g - acc_draw, acc_g - emp[:, i_best]
             row.update({
@@ -349,7 +365,11 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
                 f"gain_general_vs_best{sfx}": float(db.mean()),
                 f"gain_general_vs_best_se{sfx}": float(db.std(ddof=1) / np.sqrt(trials)),
             })
-        curves.update(theory_general=th_g, theory_draw_mean_general=c["pred_general"].mean(0),
+        dc_ = c["acc_draw_general_c"] - c["acc_draw_general"]
+        row.update(gain_general_c_vs_general=float(dc_.mean()),
+                   gain_general_c_vs_general_se=float(dc_.std(ddof=1) / np.sqrt(trials)))
+        curves.update(theory_general=th_g, theory_general_centred=th_gc,
+                      theory_draw_mean_general=c["pred_general"].mean(0),
                       alpha_draw_general=c["a_draw_general"], theory_score_mean_general=m_g,
                       theory_score_sd_general=sd_g)
 
@@ -375,10 +395,14 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
                      gamma_src=gamma_src, variant_kwargs=kw, rng=trng, general=False)
         m3, se3 = _mean_se(c3["emp"])
         src3 = c3["src"]
-        th3 = np.asarray(test_accuracy(alphas, n, src3.Z.shape[1],
-                                       source=source_weight(src3.Z, src3.y, gamma_src),
-                                       gamma=gamma, **_twin_moments(src3, moments)))
+        twin_task = dict(source=source_weight(src3.Z, src3.y, gamma_src), gamma=gamma,
+                         **_twin_moments(src3, moments))
+        p3 = src3.Z.shape[1]
+        th3 = np.asarray(test_accuracy(alphas, n, p3, **twin_task))
+        th3c = _centred.accuracy(alphas, _centred.coefficients(resolve(n, p3, twin_task),
+                                                               _centred.balanced(n)))
         row.update(twin_general_theory_gap_mean=float(np.mean(np.abs(th3 - m3))),
+                   twin_general_centred_theory_gap_mean=float(np.mean(np.abs(th3c - m3))),
                    twin_general_best_alpha=float(alphas[int(np.argmax(m3))]))
         curves.update(twin_general_mean=m3, twin_general_se=se3, twin_general_theory=th3)
     row["warnings"] = "; ".join(str(w.message) for w in caught)
@@ -429,6 +453,8 @@ README_COLUMNS = (
     ("gap iso: mean / max", "theory_gap_mean", "{:.3f} / {:.3f}", "theory_gap_max"),
     ("gap general: mean / max", "theory_gap_mean_general", "{:.3f} / {:.3f}",
      "theory_gap_max_general"),
+    ("gap general, centred: mean / max", "theory_gap_mean_general_centred", "{:.3f} / {:.3f}",
+     "theory_gap_max_general_centred"),
 )
 
 #: THEORY_GENERAL §10's first table: alpha* and the gaps of both theories (task from all
@@ -446,6 +472,27 @@ GENERAL_COLUMNS = (
     ("mean gap iso", "theory_gap_mean", "{:.3f}"),
     ("mean gap general", "theory_gap_mean_general", "{:.3f}"),
     ("general twin gap (mean)", "twin_general_theory_gap_mean", "{:.3f}"),
+)
+
+#: the general theory of the centred pipeline (THEORY §11.4) beside the uncentred one
+CENTRED_COLUMNS = (
+    ("source → target", "pair", "{}"),
+    ("n", "n", "{}"),
+    ("empirical best α", "best_alpha", "{:.1f} ± {:.1f}", "best_alpha_se"),
+    ("general α*", "alpha_star_general", "{:.2f}"),
+    ("general α*, centred", "alpha_star_general_centred", "{:.2f}"),
+    ("mean / max gap general", "theory_gap_mean_general", "{:.4f} / {:.3f}",
+     "theory_gap_max_general"),
+    ("mean / max gap general, centred", "theory_gap_mean_general_centred", "{:.4f} / {:.3f}",
+     "theory_gap_max_general_centred"),
+    ("twin gap (mean): general / centred", "twin_general_theory_gap_mean", "{:.4f} / {:.4f}",
+     "twin_general_centred_theory_gap_mean"),
+    ("acc. general α* / centred α* (all images)", "acc_pool_alpha_star_general",
+     "{:.4f} / {:.4f}", "acc_pool_alpha_star_general_centred"),
+    ("acc. general α̂* / centred α̂* (n pts)", "acc_alpha_star_general", "{:.4f} / {:.4f}",
+     "acc_alpha_star_general_c"),
+    ("centred − uncentred α̂* (paired)", "gain_general_c_vs_general", "{:+.4f} ± {:.4f}",
+     "gain_general_c_vs_general_se"),
 )
 
 #: following each theory: held-out accuracy at the all-images alpha*s and at the per-draw
@@ -576,6 +623,8 @@ def plot_transfer(results, *, variant="standardized", n=20, ncols=4, scatter=Tru
         if "theory_general" in c:
             ax.plot(a, c["theory_general"], "-", color="C2", lw=1.4,
                     label="general theory (THEORY §9), task from all target images")
+            ax.plot(a, c["theory_general_centred"], "-.", color="C2", lw=1.1,
+                    label="general theory of the centred target (THEORY §11.4)")
             ax.axvline(row["alpha_star_general"], color="C2", lw=0.8)
         ax.plot(a, c["theory_draw_mean"], "--", color="C1", lw=1,
                 label=f"isotropic theory, task from the n = {n} points (mean)")
