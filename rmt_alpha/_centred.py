@@ -37,6 +37,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from . import _general as g_
+from . import _validate as v
 from ._covariance import layout
 
 
@@ -63,12 +64,11 @@ def check_counts(name, counts):
     """``(n_+, n_-)``, integers >= 2 (the pipeline needs two points per class)."""
     try:
         plus, minus = (int(c) for c in counts)
+        ok = (plus, minus) == tuple(counts) and min(plus, minus) >= 2
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (n_plus, n_minus) of integers, got {counts!r}") \
-            from None
-    if (plus, minus) != tuple(counts) or min(plus, minus) < 2:
-        raise ValueError(f"{name} must be a pair of integers >= 2 (two points per class), "
-                         f"got {counts!r}")
+        ok = False
+    if not ok:
+        v.fail(name, "a pair (n_plus, n_minus) of integers >= 2 (two points per class)", counts)
     return Counts(plus, minus)
 
 
@@ -154,7 +154,7 @@ def coefficients(task, counts, source_counts=None):
     g = task.general
     n, gamma = int(np.asarray(g.n)), float(np.asarray(g.gamma))
     if counts.n != n:
-        raise ValueError(f"target_counts {tuple(counts)} must add up to n = {n}")
+        v.fail("target counts", f"a pair adding up to n = {n}", tuple(counts))
     ridge = g.source_cov is not None
     with g_._blas_threads(g.p, tuple(c.array for c in g.target_cov + (g.source_cov or ()))):
         frames = layout(g.target_cov, g.source_cov) if ridge else layout(g.target_cov)
@@ -167,7 +167,7 @@ def coefficients(task, counts, source_counts=None):
         if ridge:
             N, Fs = int(np.asarray(g.N)), frames[1]
             if source_counts.n != N:
-                raise ValueError(f"source_counts {tuple(source_counts)} must add up to N = {N}")
+                v.fail("source counts", f"a pair adding up to N = {N}", tuple(source_counts))
             w, Sigma = source_moments(Fs.covs, N, float(np.asarray(g.gamma_src)),
                                       rot(Fs.U, g.source_mean), source_counts)
             transfer = g_._Transfer.between(Ft.U, Fs.U)

@@ -336,7 +336,7 @@ class TaskEstimate:
         from ._theory import optimal_alpha
 
         kw = self.theory_kwargs(gamma=gamma, gamma_src=gamma_src, n=n, source_model=source_model)
-        if _flag("centred", centred):
+        if v.boolean("centred", centred):
             return _centred.optimal_alpha(self._centred_coefficients(kw))
         return optimal_alpha(**kw)
 
@@ -356,7 +356,7 @@ class TaskEstimate:
         from ._theory import test_accuracy
 
         kw = self.theory_kwargs(gamma=gamma, gamma_src=gamma_src, n=n, source_model=source_model)
-        if _flag("centred", centred):
+        if v.boolean("centred", centred):
             return _centred.accuracy(alpha, self._centred_coefficients(kw))
         return test_accuracy(alpha, **kw)
 
@@ -372,7 +372,8 @@ class TaskEstimate:
         for name in ("n", "gamma", "gamma_src", "N"):
             val = n if name == "n" else kw.get(name)
             if val is not None and np.ndim(val) != 0:
-                raise ValueError(f"centred=True needs a scalar {name}, got shape {np.shape(val)}")
+                v.fail(name, "a single number with centred=True",
+                       v.Got(f"shape {np.shape(val)}"))
         counts = (_centred.Counts(int((self.y_target > 0).sum()), int((self.y_target < 0).sum()))
                   if n == self.n else _centred.balanced(int(n)))
         source = _centred.Counts(int((self.y_source > 0).sum()), int((self.y_source < 0).sum()))
@@ -489,12 +490,6 @@ class TaskEstimate:
             lines.append(f"target covariance: a negative eigenvalue set to 0 "
                          f"({g['target_cov_clipped']:.2g} of the trace)")
         return "\n".join(lines)
-
-
-def _flag(name, x):
-    if not isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {x!r}")
-    return bool(x)
 
 
 def _isotropic_as_general(kw, p):

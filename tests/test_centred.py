@@ -196,7 +196,9 @@ def test_task_estimate_centred_uses_its_counts_and_isotropic_sets():
     assert task.test_accuracy(a, **G, n=40, centred=True) >= got.max() - 1e-12
     with pytest.raises(TypeError, match="centred must be True or False"):
         task.test_accuracy(1.0, **G, centred="yes")
-    with pytest.raises(ValueError, match="scalar gamma"):
+    with pytest.raises(ValueError, match="gamma must be a single number with centred=True"):
         task.test_accuracy(1.0, gamma=[0.5, 1.0], gamma_src=1.0, centred=True)
     with pytest.raises(ValueError, match="integers >= 2"):
         ce.check_counts("target_counts", (1, 19))
+    with pytest.raises(ValueError, match="integers >= 2"):
+        ce.check_counts("target_counts", (2.5, 19))
