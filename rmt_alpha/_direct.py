@@ -128,6 +128,11 @@ def trial_stats(key, spec: SimSpec, dtype):
     return jnp.stack([w0 @ mu_beta, v @ mu_beta, w0 @ w0, w0 @ v, v @ v])
 
 
+def trial_stats_batch(keys, spec: SimSpec, dtype):
+    """:func:`trial_stats` of each key of ``keys`` (shape ``(B,)``): shape ``(B, 5)``."""
+    return jax.vmap(lambda k: trial_stats(k, spec, dtype))(keys)
+
+
 def _ridge_flops(m, p):
     k = min(m, p)
     return 2.0 * m * p * k + k**3 / 3.0 + 4.0 * k * k + 4.0 * m * p

@@ -85,13 +85,16 @@ def broadcast(shape, what="the broadcast arguments"):
           ways_out="use smaller arrays, or evaluate in pieces")
 
 
-def plan(what, *, per_trial, trials, chunk_size=None, host=0, detail, ways_out):
+def plan(what, *, per_trial, trials, chunk_size=None, host=0, cap=MAX_CHUNK_PER_DEVICE, detail,
+         ways_out):
     """Chunking of a Monte Carlo run, checked before anything is allocated.
 
     ``per_trial``: device bytes one trial holds (data, solves, its share of the outputs);
     ``host``: bytes the run keeps on the host in total (e.g. every score sample).
     The chunk is ``chunk_size`` rounded up to a multiple of the device count, or by default
-    as many trials per device as fit in the chunk budget (at least one). The chunk on each
+    as many trials per device as fit in the chunk budget (at least one, at most ``cap``:
+    a sampler whose cost per chunk barely depends on the batch wants large chunks on an
+    accelerator, see :func:`rmt_alpha._reduced.chunk_per_device`). The chunk on each
     device must fit that device's memory (with the host's ``host`` bytes on a CPU, where
     they share it), and ``host`` the host's. Returns ``(chunk, number of chunks)``.
     """
@@ -103,7 +106,7 @@ def plan(what, *, per_trial, trials, chunk_size=None, host=0, detail, ways_out):
         budget = limit[0] // 8
         if jax.default_backend() == "cpu":
             budget = min(CPU_CHUNK_BUDGET, budget)
-        per_dev = max(1, min(MAX_CHUNK_PER_DEVICE, budget // max(per_trial, 1)))
+        per_dev = max(1, min(cap, budget // max(per_trial, 1)))
         chunk = min(per_dev * n_dev, -(-trials // n_dev) * n_dev)
     else:
         chunk = v.integer("chunk_size", chunk_size)

@@ -376,30 +376,29 @@ def _plan(n: int, p: int, frame: bool) -> _Plan:
     return _Plan(n, p, frame, dof_d.size, p - dof_d.size, np.concatenate([dof_d, dof_e]))
 
 
-_ACCELERATOR_BLOCK = 32
+def _block_rows() -> int:
+    """Rows per block of the pass: 128 on a CPU (with a chunk of 64 trials a block's
+    variates, about 8 192 (row, trial) pairs, stay in cache), 32 on an accelerator (the
+    batch of trials fills the device)."""
+    return 128 if jax.default_backend() == "cpu" else 32
 
 
-def default_block(rows: int, batch: int) -> int:
-    """Rows per block of the pass (at most the power of two above ``rows``): on a CPU about
-    8192 ``(row, trial)`` pairs, so a block's variates stay in cache; on an accelerator
-    ``_ACCELERATOR_BLOCK`` rows (the batch of trials fills the device)."""
-    if jax.default_backend() == "cpu":
-        k = min(1024, max(16, 2 ** int(math.log2(max(1, 8192 // max(batch, 1))))))
-    else:
-        k = _ACCELERATOR_BLOCK
-    return int(min(k, 2 ** math.ceil(math.log2(max(rows, 1)))))
+def default_block(rows: int) -> int:
+    """Rows per block for a stage of ``rows`` rows: :func:`_block_rows`, or the power of two
+    above ``rows`` when that is smaller."""
+    return int(min(_block_rows(), 2 ** math.ceil(math.log2(max(rows, 1)))))
 
 
 def bytes_per_trial(itemsize: int) -> int:
-    """Device memory of one trial of a batch on an accelerator: about 40 numbers per row of
+    """Device memory of one trial of a batch (an upper estimate): about 40 numbers per row of
     a block (variates, pivots, solutions and their tangents) and a few hundred per trial."""
-    return itemsize * (40 * _ACCELERATOR_BLOCK + 256)
+    return itemsize * (40 * _block_rows() + 256)
 
 
-def chunk_per_device(spec: SimSpec) -> int:
-    """Most trials per device in one chunk: on an accelerator up to ``2^20`` (memory decides,
-    through :func:`bytes_per_trial`), since the pass costs one launch per row whatever the
-    batch; on a CPU 64 (a batch of a few dozen fills the vector units)."""
+def chunk_per_device() -> int:
+    """Most trials per device in one default chunk: on an accelerator up to ``2^20`` (memory
+    decides, through :func:`bytes_per_trial`), since the pass costs one launch per row
+    whatever the batch; on a CPU 64 (a few dozen trials fill the vector units)."""
     return 2**20 if jax.default_backend() != "cpu" else 64
 
 
@@ -555,7 +554,7 @@ def _source(k0, k1, spec, dtype, block):
     (chi2, normals), rho1, rho1d, *_ = _stage(
         k0, k1, _SOURCE, plan, N * gamma, lambda *e: N * mean_frame(*e)[0], 0.0, 0,
         [(p - 2, max(p - 3, 0)), (0, 0), (0, 0)],
-        block or default_block(plan.p1, k0.shape[-1]), dtype)
+        block or default_block(plan.p1 + 3), dtype)
     U2, h11, h21, h22 = mean_frame(chi2, normals)
     a, b = mu + normals[1, 0] / sqn, normals[1, 1] / sqn
     x1 = N / rho1
@@ -621,7 +620,7 @@ def trial_stats_batch(keys, spec: SimSpec, dtype=jnp.float64, block=None):
     (chi2, normals), rho1, rho1d, z1, zd1, G1, G2, Z = _stage(
         k0, k1, _TARGET, plan, lam, lambda *e: n * mean_frame(*e)[0], 1.0, rhs,
         [(p - 2, plan.p2), (max(plan.p2 - 1, 0), 0)],
-        block or default_block(plan.p1, k0.shape[-1]), dtype)
+        block or default_block(plan.p1 + 3), dtype)
     U2, h11, h21, h22 = mean_frame(chi2, normals)
     a, b = sqrt_m + normals[0, 2] / sqn, normals[0, 3] / sqn
     G1, G2, Z = (list(g) for g in (G1, G2, Z))

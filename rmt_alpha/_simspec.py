@@ -5,7 +5,9 @@ returning, for one trial with fresh source and target data (THEORY §6),
 
     [w0^T mu_beta, v^T mu_beta, ||w0||^2, w0^T v, ||v||^2]
 
-with ``w0 = Q X y / n`` and ``v = gamma Q w~``, so that ``w_alpha = w0 + alpha v``.
+with ``w0 = Q X y / n`` and ``v = gamma Q w~``, so that ``w_alpha = w0 + alpha v``, and a
+batch form ``trial_stats_batch(keys, spec, dtype) -> (B, 5)`` (what
+:func:`rmt_alpha.simulate` calls), equal to ``trial_stats`` key by key.
 By rotational invariance only span(mu, mu_perp) is explicit: ``mu = mu e1``,
 ``mu_perp = mu_orth e2``. A fixed source (``source == "fixed"``) is the vector
 ``w~ = (s/sqrt(M)) e1 + sqrt(r - s^2/M) e2`` with ``mu_beta = sqrt(M) e1``, which has the

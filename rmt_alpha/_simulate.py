@@ -5,16 +5,25 @@ How a run is organised:
 
 * Trial ``i`` uses the key ``jax.random.fold_in(base_key, i)``, so the draws of a trial do
   not depend on how trials are grouped: the results are the same, up to float rounding,
-  for every ``chunk_size`` and every number of devices.
-* Trials are processed in chunks of ``chunk_size`` (a memory bound for large ``p``): one
-  ``jit``-compiled program per chunk shape, a Python loop over chunks (with an optional
-  tqdm progress bar). Within a chunk the trials are ``vmap``-ped and split over all visible
-  JAX devices with ``shard_map`` on a one-axis ``Mesh`` (axis ``"trials"``).
+  for every ``chunk_size``, every number of devices and every number of processes.
+* Trials are processed in chunks of ``chunk_size``: one ``jit``-compiled program per chunk
+  shape, a Python loop over chunks (with an optional tqdm progress bar). The default chunk
+  comes from :func:`rmt_alpha._memory.plan` (a memory budget per device and the sampler's
+  memory per trial): up to 1024 trials per device for the direct sampler, up to 2^20 on an
+  accelerator and 64 per CPU device for the reduced one. Within
+  a chunk the sampler's batch form (``trial_stats_batch``) runs on each device's share of
+  the trials: ``shard_map`` on a one-axis ``Mesh`` (axis ``"trials"``) of all devices of
+  ``jax.devices()``. A CPU exposes its cores as devices when JAX starts with
+  ``jax.config.update("jax_num_cpu_devices", n)``.
 * A sampler returns the five numbers ``[w0.mu_beta, v.mu_beta, ||w0||^2, w0.v, ||v||^2]``
   of a trial (:mod:`rmt_alpha._simspec`); the exact conditional accuracy
-  ``Phi((w0.mu_beta + alpha v.mu_beta) / ||w0 + alpha v||)`` of every alpha is computed on
-  the device, and its mean and spread are merged over chunks on the host (float64, the
-  pairwise update of Chan, Golub and LeVeque, so no precision is lost).
+  ``Phi((w0.mu_beta + alpha v.mu_beta) / ||w0 + alpha v||)`` of every alpha and the means
+  and co-moments of the score features are reduced over the chunk on the devices, and
+  merged over chunks on the host (float64, the pairwise update of Chan, Golub and LeVeque).
+* Several processes (``jax.distributed``, e.g. one per host of a cluster) run the same
+  call: ``jax.devices()`` then holds every process's devices, each chunk is split over all
+  of them, and every output of a chunk is replicated to all devices, so every process
+  builds the same result object.
 """
 
 from __future__ import annotations
@@ -246,6 +255,13 @@ def base_key(seed):
     v.fail("seed", accepted, v.Got(type(seed).__name__), error=TypeError)
 
 
+def _key_impl(key):
+    """The name of a key's PRNG implementation (programs receive the key's raw data)."""
+    import jax
+
+    return str(jax.random.key_impl(key))
+
+
 def _seed_record(seed):
     import jax
 
@@ -296,15 +312,16 @@ def _spec(n, p, task_kwargs, dtype):
 
 
 def _sampler(method):
+    """The batch form ``stats(keys, spec, dtype) -> (B, 5)`` of a method's sampler."""
     if method == "direct":
-        from ._direct import trial_stats
-        return trial_stats
+        from ._direct import trial_stats_batch
+        return trial_stats_batch
     if method == "reduced":
         try:
-            from ._reduced import trial_stats
+            from ._reduced import trial_stats_batch
         except ImportError as exc:  # pragma: no cover - depends on the checkout
             raise ValueError(f"method='reduced' is not available in this installation: {exc}")
-        return trial_stats
+        return trial_stats_batch
     v.one_of("method", method, METHODS)
 
 
@@ -323,10 +340,13 @@ def _trial_bytes(method, spec: SimSpec, itemsize):
     """Device bytes one trial of a sampler holds at once (an upper estimate).
 
     direct: the one normal draw of shape ``(N + n, p + 1)`` (drawn in float64 under x64),
-    the data blocks built from it and their Gram matrices; reduced: O(p) vectors.
+    the data blocks built from it and their Gram matrices; reduced: a block of rows
+    (:func:`rmt_alpha._reduced.bytes_per_trial`), whatever ``p``.
     """
     if method != "direct":
-        return 64 * spec.p * itemsize
+        from ._reduced import bytes_per_trial
+
+        return bytes_per_trial(itemsize)
     ms = [spec.n] + ([spec.N] if spec.source == "ridge" else [])
     rows = sum(ms) * (spec.p + 1)
     return 8 * rows + itemsize * (4 * rows + 2 * sum(min(m, spec.p) ** 2 for m in ms))
@@ -337,6 +357,15 @@ def _regression_trial_bytes(n, p, d, K, itemsize):
     data, the Gram matrix, the solution and the ``K x d`` risks."""
     return 8 * n * (p + d) + itemsize * (3 * n * (p + d) + 2 * min(n, p) ** 2 + 4 * d * p
                                          + 2 * n * d + 2 * d * K)
+
+
+def _chunk_cap(method):
+    """Most trials per device in one default chunk (:func:`rmt_alpha._memory.plan`)."""
+    if method == "direct":
+        return _memory.MAX_CHUNK_PER_DEVICE
+    from ._reduced import chunk_per_device
+
+    return chunk_per_device()
 
 
 def _describe(spec: SimSpec, dtype, method):
@@ -351,25 +380,38 @@ _WAYS_OUT = {
 }
 
 
-def _per_trial_sharded(fn, mesh, n_replicated):
-    """``fn(keys, *replicated)`` vmapped over a chunk of trial keys, split over the mesh."""
+def _sharded(fn, devices, impl, n_replicated):
+    """``fn(keys, *replicated)`` on a chunk of trial keys (trial ``i``: ``fold_in(key, i)``,
+    for the trial indices ``idx``), split over the mesh of ``devices``; the base key arrives
+    as its raw data (``impl``)."""
     import jax
-    from jax.sharding import PartitionSpec as P
+    from jax.sharding import Mesh, PartitionSpec as P
 
-    def local(base, idx, *rep):
-        keys = jax.vmap(lambda i: jax.random.fold_in(base, i))(idx)
-        return jax.vmap(lambda k: fn(k, *rep))(keys)
+    def local(key_data, idx, *rep):
+        base = jax.random.wrap_key_data(key_data, impl=impl)
+        return fn(jax.vmap(lambda i: jax.random.fold_in(base, i))(idx), *rep)
 
     # check_vma=False: every device computes its own trials with no collectives, and a
     # sampler's lax.scan may start from an unsharded constant carry (rejected by the check).
     return jax.shard_map(
-        local, mesh=mesh, in_specs=(P(), P("trials")) + (P(),) * n_replicated,
-        out_specs=P("trials"), check_vma=False,
+        local, mesh=Mesh(np.array(devices), ("trials",)),
+        in_specs=(P(), P("trials")) + (P(),) * n_replicated, out_specs=P("trials"),
+        check_vma=False,
     )
 
 
+def _jit_replicated(program, devices):
+    """``jax.jit(program)`` with every output replicated on all devices, so that each
+    process of a multi-process run (``jax.distributed``) receives the whole result."""
+    import jax
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+    return jax.jit(program, out_shardings=NamedSharding(Mesh(np.array(devices), ("trials",)), P()))
+
+
 def _run_chunks(program, trials, chunk, n_chunks, key, args, progress, consume, desc):
-    """Run ``program(key, idx, valid, *args)`` over all chunks; ``consume(out, valid)``."""
+    """Run ``program(key, start, count, *args)`` over all chunks (trials ``start ..
+    start + chunk - 1``, the first ``count`` of them real); ``consume(out, count)``."""
 
     mesh = _mesh()
     with _single_threaded_lapack():
@@ -386,27 +428,36 @@ def _single_threaded_lapack():
     return one_blas_thread()
 
 
+def _global_array(x, sharding):
+    """A host array placed with ``sharding``; in a multi-process run every process passes
+    the same ``x`` and contributes the shards of its own devices."""
+    import jax
+
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+
 def _run_chunk_loop(program, trials, chunk, n_chunks, key, args, progress, consume, desc, mesh):
     import jax
     from jax.sharding import NamedSharding, PartitionSpec as P
     from tqdm.auto import tqdm
 
-    sharded = NamedSharding(mesh, P("trials"))
     replicated = NamedSharding(mesh, P())
-    key = jax.device_put(key, replicated)
-    args = [jax.device_put(a, replicated) for a in args]
+    key = _global_array(jax.random.key_data(key), replicated)
+    args = [_global_array(a, replicated) for a in args]
     pending = None
-    with tqdm(total=trials, desc=desc, unit="trial", disable=not progress) as bar:
+    show = progress and jax.process_index() == 0
+    with tqdm(total=trials, desc=desc, unit="trial", disable=not show) as bar:
         for c in range(n_chunks):
-            idx = np.arange(c * chunk, (c + 1) * chunk, dtype=np.uint32)
-            valid = idx < trials
-            out = program(key, jax.device_put(idx, sharded), jax.device_put(valid, sharded), *args)
+            count = min(chunk, trials - c * chunk)
+            out = program(key, _global_array(np.uint32(c * chunk), replicated),
+                          _global_array(np.int32(count), replicated), *args)
             if pending is not None:  # overlap: finish chunk c-1 while chunk c runs
                 consume(jax.device_get(pending[0]), pending[1])
-                bar.update(int(pending[1].sum()))
-            pending = (out, valid)
+                bar.update(pending[1])
+            pending = (out, count)
         consume(jax.device_get(pending[0]), pending[1])
-        bar.update(int(pending[1].sum()))
+        bar.update(pending[1])
 
 
 class _Moments:
@@ -420,13 +471,10 @@ class _Moments:
         self.mean = None
         self.comoment = None
 
-    def add(self, x):  # x: (b, G, k) float64
-        b = x.shape[0]
-        if b == 0:
-            return
-        mean_b = x.mean(axis=0)
-        dx = x - mean_b
-        com_b = np.einsum("bgi,bgj->gij", dx, dx)
+    def add(self, b, mean_b, com_b):
+        """Merge a batch of ``b`` trials with feature mean ``mean_b`` and co-moment ``com_b``."""
+        mean_b = np.asarray(mean_b, dtype=np.float64)
+        com_b = np.asarray(com_b, dtype=np.float64)
         if self.count == 0:
             self.count, self.mean, self.comoment = b, mean_b, com_b
             return
@@ -480,6 +528,25 @@ def _masked_mean_m2(x, valid):
     return mean, jnp.sum(dev * dev, axis=0)
 
 
+def _masked_mean_comoment(x, valid):
+    """Mean (G, k) and co-moment matrix (G, k, k) over the valid rows of features ``x``
+    (b, G, k), on the device (two passes: the mean, then the centred products)."""
+    import jax.numpy as jnp
+
+    w = valid.astype(x.dtype)[:, None, None]
+    mean = jnp.sum(x * w, axis=0) / jnp.sum(w)
+    dev = (x - mean) * w
+    return mean, jnp.einsum("bgi,bgj->gij", dev, dev)
+
+
+def _chunk_valid(chunk, start, count):
+    """The trial indices ``start .. start + chunk - 1`` of a chunk and which are real."""
+    import jax.numpy as jnp
+
+    pos = jnp.arange(chunk, dtype=jnp.uint32)
+    return start + pos, pos < count.astype(jnp.uint32)
+
+
 # ----------------------------------------------------------------------------------------
 # Classification
 
@@ -500,50 +567,72 @@ def _with_values(static, names, vec):
 
 
 @functools.lru_cache(maxsize=32)
-def _accuracy_program(sampler, static, names, dtype_name, devices):
-    import jax
+def _accuracy_program(sampler, static, names, dtype_name, devices, impl, chunk):
     import jax.numpy as jnp
     from jax.scipy.special import ndtr
 
     dtype = jnp.dtype(dtype_name)
-    per_trial = _per_trial_sharded(
-        lambda k, vec: sampler(k, _with_values(static, names, vec), dtype), _mesh(), 1)
+    per_trial = _sharded(
+        lambda keys, vec: sampler(keys, _with_values(static, names, vec), dtype), devices, impl, 1)
 
-    def program(key, idx, valid, alpha, vec):
+    def program(key, start, count, alpha, vec):
+        idx, valid = _chunk_valid(chunk, start, count)
         stats = per_trial(key, idx, vec)
         a, b, c, d, e = (stats[:, i : i + 1] for i in range(5))
         mean = a + alpha * b
         norm2 = c + alpha * (2.0 * d + alpha * e)
         acc = ndtr(mean / jnp.sqrt(norm2))
-        return (stats,) + _masked_mean_m2(acc, valid)
+        features = _score_features(stats, jnp)[:, None, :]
+        return (_masked_mean_m2(acc, valid) + _masked_mean_comoment(features, valid)
+                + _bad_trials(stats, valid, dtype))
 
-    return jax.jit(program)
+    return _jit_replicated(program, devices)
 
 
-def _check_trials(stats, dtype, norms=(2, 4)):
-    """Every trial's statistics (rows) must be finite, and its squared norms (columns
-    ``norms``: ``||w0||^2, ||v||^2`` for a classification trial) normal numbers of ``dtype``:
-    anything else means the task lies outside what a ``dtype`` simulation represents, and it
-    is refused rather than averaged in silently."""
+def _bad_rows(stats, dtype, norms, xp=np):
+    """Which trials (rows of ``stats``) a ``dtype`` simulation does not represent: a
+    non-finite statistic, or a squared norm (columns ``norms``) that is not a normal number."""
     stats = stats.reshape(stats.shape[0], -1)
-    tiny = np.finfo(dtype).tiny
-    bad = ~np.isfinite(stats).all(axis=1)
+    bad = ~xp.isfinite(stats).all(axis=1)
     for j in norms:
-        bad |= ~(stats[:, j] >= tiny)
-    if bad.any():
-        i = int(np.argmax(bad))
-        shown = ", ".join(f"{x:.3g}" for x in stats[i, :6])
-        shown += ", ..." if stats.shape[1] > 6 else ""
+        bad |= ~(stats[:, j] >= np.finfo(dtype).tiny)
+    return bad
+
+
+def _bad_trials(stats, valid, dtype, norms=(2, 4)):
+    """On the device: the number of bad trials (:func:`_bad_rows`) among the valid ones and
+    the statistics of the first (for :func:`_refuse_bad_trials`)."""
+    import jax.numpy as jnp
+
+    bad = _bad_rows(stats, dtype, norms, jnp) & valid
+    return jnp.sum(bad), stats.reshape(stats.shape[0], -1)[jnp.argmax(bad)]
+
+
+def _refuse_bad_trials(count, example, dtype):
+    """Every trial's statistics must be finite, and its squared norms (``||w0||^2, ||v||^2``
+    for a classification trial) normal numbers of ``dtype``: anything else means the task
+    lies outside what a ``dtype`` simulation represents, and it is refused rather than
+    averaged in silently. ``count`` bad trials, ``example`` the statistics of one."""
+    if count:
+        shown = ", ".join(f"{x:.3g}" for x in np.asarray(example)[:6])
+        shown += ", ..." if np.size(example) > 6 else ""
         v.fail("the task", f"one that a {np.dtype(dtype).name} simulation can represent",
-               v.Got(f"{int(bad.sum())} trial(s) with non-finite or underflowing statistics "
+               v.Got(f"{int(count)} trial(s) with non-finite or underflowing statistics "
                      f"(e.g. [{shown}])"),
                note="use float64 (JAX's x64 mode) or parameters nearer 1")
 
 
-def _score_features(stats):
+def _check_trials(stats, dtype, norms=(2, 4)):
+    """:func:`_refuse_bad_trials` for statistics on the host (one row per trial)."""
+    bad = _bad_rows(stats, dtype, norms)
+    _refuse_bad_trials(int(bad.sum()), stats.reshape(stats.shape[0], -1)[int(np.argmax(bad))],
+                       dtype)
+
+
+def _score_features(stats, xp=np):
     """Per-trial (a, b, q1, q2, q3): score mean = a + alpha b, second moment q1 + alpha q2 + alpha^2 q3."""
     a, b, c, d, e = stats.T
-    return np.stack([a, b, a * a + c, 2.0 * (a * b + d), b * b + e], axis=1)
+    return xp.stack([a, b, a * a + c, 2.0 * (a * b + d), b * b + e], axis=1)
 
 
 def optimal_alpha_from_moments(m0, m1, T1, T2, T3):
@@ -614,19 +703,19 @@ def simulate(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
     chunk, n_chunks = _memory.plan(
         f"simulate(method='{method}')", trials=trials, chunk_size=chunk_size,
         per_trial=_trial_bytes(method, spec, itemsize) + 4 * itemsize * alpha.size,
-        detail=_describe(spec, jdtype, method), ways_out=_WAYS_OUT[method])
+        cap=_chunk_cap(method), detail=_describe(spec, jdtype, method),
+        ways_out=_WAYS_OUT[method])
     static, names, values = _split_spec(spec)
     program = _accuracy_program(sampler, static, names, np.dtype(jdtype).name,
-                                tuple(_mesh().devices.flat))
+                                tuple(_mesh().devices.flat), _key_impl(key), chunk)
 
     curve, moments = _Curve(), _Moments()
 
-    def consume(out, valid):
-        stats, mean, m2 = out
-        stats = np.asarray(stats, dtype=np.float64)[valid]
-        _check_trials(stats, jdtype)
-        curve.add(int(valid.sum()), mean, m2)
-        moments.add(_score_features(stats)[:, None, :])
+    def consume(out, count):
+        mean, m2, feature_mean, feature_comoment, n_bad, bad_example = out
+        _refuse_bad_trials(n_bad, bad_example, jdtype)
+        curve.add(count, mean, m2)
+        moments.add(count, feature_mean, feature_comoment)
 
     import jax.numpy as jnp
 
@@ -666,7 +755,7 @@ def simulate(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
 
 
 @functools.lru_cache(maxsize=32)
-def _scores_program(sampler, static, names, dtype_name, test_points, devices):
+def _scores_program(sampler, static, names, dtype_name, test_points, devices, impl, chunk):
     import jax
     import jax.numpy as jnp
 
@@ -674,14 +763,15 @@ def _scores_program(sampler, static, names, dtype_name, test_points, devices):
 
     dtype = jnp.dtype(dtype_name)
 
-    def one(k, vec):
-        xi = normal(jax.random.fold_in(k, _TEST_POINT_TAG), (2, 2, test_points), dtype)
-        return sampler(k, _with_values(static, names, vec), dtype), xi
+    def batch(keys, vec):
+        xi = jax.vmap(lambda k: normal(jax.random.fold_in(k, _TEST_POINT_TAG),
+                                       (2, 2, test_points), dtype))(keys)
+        return sampler(keys, _with_values(static, names, vec), dtype), xi
 
-    per_trial = _per_trial_sharded(one, _mesh(), 1)
+    per_trial = _sharded(batch, devices, impl, 1)
 
-    def program(key, idx, valid, alpha, vec):
-        stats, xi = per_trial(key, idx, vec)
+    def program(key, start, count, alpha, vec):
+        stats, xi = per_trial(key, _chunk_valid(chunk, start, count)[0], vec)
         a, b, c, d, e = (stats[:, i, None, None, None] for i in range(5))  # (b, 1, 1, 1)
         # (w0^T z, v^T z) ~ N(0, [[c, d], [d, e]]) jointly, for a test point's noise z
         s0 = jnp.sqrt(c)
@@ -693,7 +783,7 @@ def _scores_program(sampler, static, names, dtype_name, test_points, devices):
         sign = jnp.array([1.0, -1.0], dtype=dtype)[None, :, None, None]
         return sign * mean + noise  # (b, class, A, tp)
 
-    return jax.jit(program)
+    return _jit_replicated(program, devices)
 
 
 def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
@@ -725,16 +815,17 @@ def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
         f"simulate_scores(method='{method}')", trials=trials,
         per_trial=_trial_bytes(method, spec, itemsize) + 2 * itemsize * samples,
         host=2 * 8 * samples * trials,  # the float64 samples, gathered then reshaped
+        cap=_chunk_cap(method),
         detail=_describe(spec, jdtype, method) + f", {trials} trials x {samples} scores",
         ways_out=_WAYS_OUT[method].replace(", a smaller chunk_size", "")
         + ", or fewer trials, test_points or alphas")
     static, names, values = _split_spec(spec)
     program = _scores_program(sampler, static, names, np.dtype(jdtype).name, test_points,
-                              tuple(_mesh().devices.flat))
+                              tuple(_mesh().devices.flat), _key_impl(key), chunk)
     parts = []
 
-    def consume(out, valid):
-        scores = np.asarray(out, dtype=np.float64)[valid]
+    def consume(out, count):
+        scores = np.asarray(out, dtype=np.float64)[:count]
         _check_trials(scores, jdtype, norms=())
         parts.append(scores)
 
@@ -755,26 +846,33 @@ def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
 
 
 @functools.lru_cache(maxsize=32)
-def _regression_program(n, dtype_name, devices):
+def _regression_program(n, dtype_name, devices, impl, chunk):
     import jax
     import jax.numpy as jnp
 
     from ._direct import regression_trial_stats
 
-    def one(k, Ws, Wt, sg):
-        return regression_trial_stats(k, Ws, Wt, sg[0], sg[1], n)
+    dtype = jnp.dtype(dtype_name)
 
-    per_trial = _per_trial_sharded(one, _mesh(), 3)
+    def batch(keys, Ws, Wt, sg):
+        return jax.vmap(lambda k: regression_trial_stats(k, Ws, Wt, sg[0], sg[1], n))(keys)
 
-    def program(key, idx, valid, alpha, Ws, Wt, sg):  # alpha: (K, d); sg = (sigma, gamma)
+    per_trial = _sharded(batch, devices, impl, 3)
+
+    def program(key, start, count, alpha, Ws, Wt, sg):  # alpha: (K, d); sg = (sigma, gamma)
+        idx, valid = _chunk_valid(chunk, start, count)
         R = per_trial(key, idx, Ws, Wt, sg)  # (b, d, 3)
         sigma = sg[0]
         d = R.shape[1]
         risk = (jnp.sum(R[:, :, 0], axis=1)[:, None] + 2.0 * R[:, :, 1] @ alpha.T
                 + R[:, :, 2] @ (alpha * alpha).T + (sigma * sigma * d))
-        return (R,) + _masked_mean_m2(risk, valid)
+        features = R[:, :, 1:]  # R1_j, R2_j per row, and their sums over rows
+        features = jnp.concatenate([features, jnp.sum(features, axis=1, keepdims=True)], axis=1)
+        # a zero row of W_s has V_j = 0: no norm check
+        return (_masked_mean_m2(risk, valid) + _masked_mean_comoment(features, valid)
+                + _bad_trials(R, valid, dtype, norms=()))
 
-    return jax.jit(program)
+    return _jit_replicated(program, devices)
 
 
 def simulate_regression(alpha: ArrayLike, n: int, p: int, *, W_source: ArrayLike,
@@ -833,16 +931,15 @@ def simulate_regression(alpha: ArrayLike, n: int, p: int, *, W_source: ArrayLike
         per_trial=_regression_trial_bytes(n, p, d, alpha_mat.shape[0], itemsize),
         detail=f"n = {n}, p = {p}, d = {d}, {np.dtype(jdtype).name}",
         ways_out="use a smaller chunk_size or fewer points (n, p, d)")
-    program = _regression_program(n, np.dtype(jdtype).name, tuple(_mesh().devices.flat))
+    program = _regression_program(n, np.dtype(jdtype).name, tuple(_mesh().devices.flat),
+                                  _key_impl(key), chunk)
     curve, moments = _Curve(), _Moments()
 
-    def consume(out, valid):
-        R, mean, m2 = out
-        R = np.asarray(R, dtype=np.float64)[valid]
-        _check_trials(R, jdtype, norms=())  # a zero row of W_s has V_j = 0: no norm check
-        curve.add(int(valid.sum()), mean, m2)
-        R = R[:, :, 1:]  # (b, d, 2): R1_j, R2_j
-        moments.add(np.concatenate([R, R.sum(axis=1, keepdims=True)], axis=1))
+    def consume(out, count):
+        mean, m2, feature_mean, feature_comoment, n_bad, bad_example = out
+        _refuse_bad_trials(n_bad, bad_example, jdtype)
+        curve.add(count, mean, m2)
+        moments.add(count, feature_mean, feature_comoment)
 
     args = [jnp.asarray(alpha_mat, dtype=jdtype), jnp.asarray(Ws, dtype=jdtype),
             jnp.asarray(Wt, dtype=jdtype), jnp.asarray([sigma, gamma], dtype=jdtype)]

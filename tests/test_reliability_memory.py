@@ -112,10 +112,10 @@ def test_estimates_bound_what_xla_allocates(method, N, n, p):
     spec = SimSpec(n=n, p=p, gamma=1.0, source="ridge", N=N, mu=1.5, mu_orth=1.0, beta=0.8,
                    gamma_src=1.0)
     static, names, values = S._split_spec(spec)
-    prog = S._accuracy_program(S._sampler(method), static, names, "float64",
-                               tuple(S._mesh().devices.flat))
     chunk, A = 4, 5
-    args = (jax.random.key(0), jnp.arange(chunk, dtype=jnp.uint32), jnp.ones(chunk, bool),
+    prog = S._accuracy_program(S._sampler(method), static, names, "float64",
+                               tuple(S._mesh().devices.flat), "threefry2x32", chunk)
+    args = (jax.random.key_data(jax.random.key(0)), jnp.uint32(0), jnp.int32(chunk),
             jnp.zeros(A), jnp.asarray(values))
     ma = prog.lower(*args).compile().memory_analysis()
     actual = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
@@ -124,8 +124,9 @@ def test_estimates_bound_what_xla_allocates(method, N, n, p):
 
 def test_regression_estimate_bounds_what_xla_allocates():
     n, p, d, K, chunk = 60, 200, 8, 5, 4
-    prog = S._regression_program(n, "float64", tuple(S._mesh().devices.flat))
-    args = (jax.random.key(0), jnp.arange(chunk, dtype=jnp.uint32), jnp.ones(chunk, bool),
+    prog = S._regression_program(n, "float64", tuple(S._mesh().devices.flat), "threefry2x32",
+                                 chunk)
+    args = (jax.random.key_data(jax.random.key(0)), jnp.uint32(0), jnp.int32(chunk),
             jnp.zeros((K, d)), jnp.ones((d, p)), jnp.ones((d, p)), jnp.asarray([0.5, 1.0]))
     ma = prog.lower(*args).compile().memory_analysis()
     actual = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes

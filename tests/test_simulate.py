@@ -340,6 +340,8 @@ _ENV_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 def _shard_case():
     kw = dict(N=60, mu=1.5, mu_orth=1.0, beta=0.8, gamma=1.0, gamma_src=1.0)
     r = ra.simulate(np.linspace(-1, 3, 5), 20, 40, trials=101, seed=3, chunk_size=10, **kw)
+    q = ra.simulate(np.linspace(-1, 3, 5), 20, 40, trials=101, seed=6, chunk_size=10, **kw,
+                    method="reduced")
     s = ra.simulate_scores([0.5, 2.0], 20, 40, trials=11, test_points=3, seed=4, **kw)
     rng = np.random.default_rng(0)
     Ws = rng.standard_normal((3, 30))
@@ -348,7 +350,8 @@ def _shard_case():
                                sigma=0.5, gamma=0.1, trials=33, seed=5)
     return dict(devices=jax.device_count(), acc=r.accuracy.tolist(),
                 acc_se=r.accuracy_stderr.tolist(), e2=r.score_second_moment.tolist(),
-                astar=r.optimal_alpha, pos=s.positive.tolist(), risk=g.risk.tolist())
+                astar=r.optimal_alpha, pos=s.positive.tolist(), risk=g.risk.tolist(),
+                reduced=q.accuracy.tolist(), reduced_e2=q.score_second_moment.tolist())
 
 
 _SHARD_SCRIPT = textwrap.dedent(
@@ -381,7 +384,7 @@ def test_two_devices_give_the_one_device_result():
         _SHARD_SCRIPT, "--xla_force_host_platform_device_count=2 " + _ENV_FLAG).stdout.splitlines()[-1])
     one = _shard_case()
     assert one["devices"] == 1 and two["devices"] == 2
-    for k in ("acc", "acc_se", "e2", "astar", "pos", "risk"):
+    for k in ("acc", "acc_se", "e2", "astar", "pos", "risk", "reduced", "reduced_e2"):
         np.testing.assert_allclose(two[k], one[k], rtol=1e-12, atol=0, err_msg=k)
 
 
