@@ -3,9 +3,10 @@
 Task (THEORY §7's reference point, scaled): ridge source, N = 4p, n = p/4, mu = 1.5,
 mu_orth = 1, beta = 0.8, gamma = gamma_src = 1.
 
-1. Time per trial of ``rmt_alpha._reduced.trial_stats`` (``jit(vmap)`` over chunks of
-   keys) for p in ``--ps`` (default 400, 4000, 100 000): the first call's wall time
-   (compilation included) and the steady-state wall and CPU time per trial.
+1. Time per trial of ``rmt_alpha._reduced.trial_stats_batch`` (``jit`` over chunks of
+   keys, one CPU device) for p in ``--ps`` (default 400, 4000, 100 000): the first call's
+   wall time (compilation included) and the steady-state wall and CPU time per trial.
+   (``benchmarks/bench_scale.py cpu`` times ``simulate`` on all cores against numpy.)
 2. The big run: p = ``--p-big`` (10^5: N = 4 10^5 source points, n = 25 000 target points)
    with ``--trials`` (10^4) trials in chunks of ``--chunk-big`` (100). It reports the
    wall time and, at a few alpha, the Monte Carlo accuracy E[Phi(w_a.mu_beta/||w_a||)]
@@ -42,7 +43,7 @@ from _machine import describe  # noqa: E402
 from scipy.special import ndtr  # noqa: E402
 
 from rmt_alpha import blocks  # noqa: E402
-from rmt_alpha._reduced import trial_stats  # noqa: E402
+from rmt_alpha._reduced import trial_stats_batch  # noqa: E402
 from rmt_alpha._simspec import SimSpec  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -60,7 +61,7 @@ def machine_lines():
 
 
 def program(spec, dtype):
-    return jax.jit(jax.vmap(lambda k: trial_stats(k, spec, dtype)))
+    return jax.jit(lambda keys: trial_stats_batch(keys, spec, dtype))
 
 
 def run_chunks(f, key, trials, chunk, progress=False):

@@ -1,21 +1,13 @@
-"""Monte Carlo on a GPU: throughput of the direct sampler and the convergence of the gap.
+"""Monte Carlo on a GPU: the convergence of the finite-size gap (throughput: bench_scale.py).
 
-1. Throughput (``--part throughput``): ``simulate(method="direct")`` in float64 at
-   p in {1024, 4096, 8192} with N = 4p, n = p/4 (ridge source; beta = 0.8, mu = 1.5,
-   mu_orth = 1, gamma = gamma_src = 1, 101 alphas). Reports trials per second and the
-   achieved FLOP/s, counting the FLOPs of the direct algorithm analytically
-   (``rmt_alpha._direct.flops_per_trial``: the dense Gram products ``2 m p min(m, p)``,
-   Cholesky ``min(m, p)^3 / 3``, solves and products; random numbers not counted), against
-   the H200's FP64 tensor-core peak (67 TFLOP/s; plain FP64 vector: 34 TFLOP/s). A first
-   call with the same chunk shape compiles; the timed call does not.
-   With ``method="reduced"`` available, its trials per second are reported too.
-2. Convergence (``--part convergence``): at fixed eta = p/n = 4 and eta~ = p/N = 1/2 (same
-   task), p = 128 ... 8192; for each p the largest |MC - theory| over an alpha grid for the
-   accuracy and the relative gap of the second moment E2, with standard errors. Runs
-   ``--conv-methods`` (default: the exact reduced sampler with 200 000 trials per p, when
-   present, and the direct one with fewer trials at large p).
+Convergence: at fixed eta = p/n = 4 and eta~ = p/N = 1/2 (same task: beta = 0.8,
+mu = 1.5, mu_orth = 1, gamma = gamma_src = 1), p = 128 ... 8192; for each p the largest
+|MC - theory| over an alpha grid for the accuracy and the relative gap of the second moment
+E2, with standard errors. Runs ``--conv-methods`` (default: the exact reduced sampler with
+200 000 trials per p and its default chunking, and the direct one with fewer trials at
+large p).
 
-Run:   python benchmarks/gpu_simulate.py --out DIR [--part throughput,convergence]
+Run:   python benchmarks/gpu_simulate.py --out DIR
 Plot:  python benchmarks/gpu_simulate.py --plot benchmarks/results/mc_convergence.csv
        (writes figures/mc_convergence.png and a copy of the CSV next to it)
 """
@@ -35,8 +27,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TASK = dict(mu=1.5, mu_orth=1.0, beta=0.8, gamma=1.0, gamma_src=1.0)
-PEAK_FP64_TENSOR = 67e12
-PEAK_FP64_VECTOR = 34e12
 
 
 def _machine(jax):
@@ -63,54 +53,6 @@ def _write(path, info, header, rows, notes=()):
         w.writerow(header)
         w.writerows(rows)
     print(f"wrote {path}", flush=True)
-
-
-def throughput(ra, jax, out, sizes, trials_for, methods):
-    import numpy as np
-
-    from rmt_alpha._direct import flops_per_trial
-    from rmt_alpha._simspec import SimSpec
-
-    alpha = np.linspace(-2, 6, 101)
-    rows = []
-    info = _machine(jax)
-    for p in sizes:
-        n, N = p // 4, 4 * p
-        spec = SimSpec(n=n, p=p, gamma=1.0, source="ridge", N=N, **{k: TASK[k] for k in
-                       ("mu", "mu_orth", "beta", "gamma_src")})
-        for method in methods:
-            trials, chunk = trials_for(p, method)
-            t0 = time.perf_counter()
-            ra.simulate(alpha, n, p, N=N, **TASK, trials=chunk, chunk_size=chunk, method=method,
-                        seed=1)
-            t_compile = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            res = ra.simulate(alpha, n, p, N=N, **TASK, trials=trials, chunk_size=chunk,
-                              method=method, seed=2)
-            dt = time.perf_counter() - t0
-            rate = trials / dt
-            flops = flops_per_trial(spec) if method == "direct" else float("nan")
-            fps = flops * rate
-            th = ra.test_accuracy(alpha, n, p, N=N, **TASK)
-            z = float(np.max(np.abs((res.accuracy - th) / res.accuracy_stderr)))
-            rows.append([method, p, n, N, trials, chunk, f"{t_compile:.3f}", f"{dt:.4f}",
-                         f"{rate:.4g}", f"{flops:.4g}", f"{fps:.4g}",
-                         f"{fps / PEAK_FP64_TENSOR:.4f}", f"{fps / PEAK_FP64_VECTOR:.4f}",
-                         f"{z:.2f}"])
-            print(f"{method:8s} p={p:5d} trials={trials:6d} chunk={chunk:4d}: {dt:8.3f} s, "
-                  f"{rate:10.2f} trials/s, {fps / 1e12:7.2f} TFLOP/s "
-                  f"({100 * fps / PEAK_FP64_TENSOR:5.1f}% of FP64 tensor peak), "
-                  f"first call {t_compile:.1f} s, max|z| {z:.2f}", flush=True)
-            _write(out / "gpu_throughput.csv", info,
-                   ["method", "p", "n", "N", "trials", "chunk_size", "first_call_s", "seconds",
-                    "trials_per_s", "flops_per_trial", "flop_per_s",
-                    "fraction_fp64_tensor_peak_67T", "fraction_fp64_vector_peak_34T",
-                    "max_abs_z_accuracy"],
-                   rows, notes=["float64; 101 alphas; ridge source N=4p, n=p/4, beta=0.8, "
-                                "mu=1.5, mu_orth=1, gamma=gamma_src=1",
-                                "flops_per_trial: rmt_alpha._direct.flops_per_trial (Gram "
-                                "2mp*min(m,p), Cholesky min(m,p)^3/3, solves, products; RNG "
-                                "not counted)"])
 
 
 def convergence(ra, jax, out, sizes, trials_for, methods):
@@ -203,10 +145,9 @@ def plot(csv_path):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", HERE / "results")))
-    ap.add_argument("--part", default="throughput,convergence")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (smoke test on a CPU)")
     ap.add_argument("--conv-methods", default="reduced,direct",
-                    help="samplers for the convergence table (reduced skipped if absent)")
+                    help="samplers for the convergence table")
     ap.add_argument("--plot", type=Path)
     args = ap.parse_args(argv)
     if args.plot:
@@ -220,41 +161,17 @@ def main(argv=None):
     jax.config.update("jax_enable_x64", True)
     print(_machine(jax), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    try:
-        import rmt_alpha._reduced  # noqa: F401
-        have_reduced = True
-    except ImportError:
-        have_reduced = False
-    parts = args.part.split(",")
+    sizes = [32, 64] if args.quick else [128, 256, 512, 1024, 2048, 4096, 8192]
 
-    if "throughput" in parts:
-        sizes = [64, 128] if args.quick else [1024, 4096, 8192]
+    def conv_trials(p, m):
+        if args.quick:
+            return 200, 50
+        if m == "reduced":
+            return 200_000, None  # the default chunking
+        return {128: (100_000, 2000), 256: (50_000, 1000), 512: (40_000, 500),
+                1024: (20_000, 128), 2048: (6000, 32), 4096: (1000, 8), 8192: (200, 2)}[p]
 
-        def trials_for(p, method):
-            if args.quick:
-                return 40, 8
-            if method == "reduced":
-                return 20000, 2000
-            return {1024: (4000, 128), 4096: (240, 8), 8192: (40, 2)}[p]
-
-        methods = ["direct"] + (["reduced"] if have_reduced else [])
-        throughput(ra, jax, args.out, sizes, trials_for, methods)
-
-    if "convergence" in parts:
-        methods = args.conv_methods.split(",")
-        if not have_reduced:
-            methods = [m for m in methods if m != "reduced"]
-        sizes = [32, 64] if args.quick else [128, 256, 512, 1024, 2048, 4096, 8192]
-
-        def conv_trials(p, m):
-            if args.quick:
-                return 200, 50
-            if m == "reduced":
-                return 200_000, 20_000
-            return {128: (100_000, 2000), 256: (50_000, 1000), 512: (40_000, 500),
-                    1024: (20_000, 128), 2048: (6000, 32), 4096: (1000, 8), 8192: (200, 2)}[p]
-
-        convergence(ra, jax, args.out, sizes, conv_trials, methods)
+    convergence(ra, jax, args.out, sizes, conv_trials, args.conv_methods.split(","))
     return 0
 
 
