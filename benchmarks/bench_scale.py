@@ -74,17 +74,16 @@ def _simulate(ra, p, trials, seed, method="reduced", chunk_size=None):
 
 
 def _default_chunk(method, p):
-    """The chunk ``simulate`` picks by default (all devices)."""
-    import numpy as np
-
-    from rmt_alpha import _simulate
+    """The chunk ``simulate`` picks by default (all devices) for the task at ``p``."""
+    from rmt_alpha import _memory, _simulate
     from rmt_alpha._simspec import SimSpec
 
     s = _sizes(p)
     spec = SimSpec(n=s["n"], p=p, gamma=1.0, source="ridge", N=s["N"], mu=1.5, mu_orth=1.0,
                    beta=0.8, gamma_src=1.0)
-    return _simulate._chunking(None, 10**9, *_simulate._sampler_chunking(
-        method, spec, np.dtype(np.float64).itemsize, 4 * 8 * _alpha().size))[0]
+    return _memory.plan("simulate", trials=2**40, cap=_simulate._chunk_cap(method, spec),
+                        per_trial=_simulate._trial_bytes(method, spec, 8) + 4 * 8 * _alpha().size,
+                        detail="", ways_out="")[0]
 
 
 def _timed(fn):

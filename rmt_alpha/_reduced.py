@@ -395,11 +395,15 @@ def bytes_per_trial(itemsize: int) -> int:
     return itemsize * (40 * _block_rows() + 256)
 
 
-def chunk_per_device() -> int:
+def chunk_per_device(spec: SimSpec) -> int:
     """Most trials per device in one default chunk: on an accelerator up to ``2^20`` (memory
     decides, through :func:`bytes_per_trial`), since the pass costs one launch per row
-    whatever the batch; on a CPU 64 (a few dozen trials fill the vector units)."""
-    return 2**20 if jax.default_backend() != "cpu" else 64
+    whatever the batch; on a CPU 64 (a few dozen trials fill the vector units), up to 256
+    for small systems (fewer calls per trial)."""
+    if jax.default_backend() != "cpu":
+        return 2**20
+    rows = min(spec.p, spec.n) + (min(spec.p, spec.N) if spec.source == "ridge" else 0)
+    return int(min(256, max(64, 2**17 // rows)))
 
 
 def _pass_step(lam, rhs: int):

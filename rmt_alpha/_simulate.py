@@ -359,13 +359,13 @@ def _regression_trial_bytes(n, p, d, K, itemsize):
                                          + 2 * n * d + 2 * d * K)
 
 
-def _chunk_cap(method):
+def _chunk_cap(method, spec: SimSpec):
     """Most trials per device in one default chunk (:func:`rmt_alpha._memory.plan`)."""
     if method == "direct":
         return _memory.MAX_CHUNK_PER_DEVICE
     from ._reduced import chunk_per_device
 
-    return chunk_per_device()
+    return chunk_per_device(spec)
 
 
 def _describe(spec: SimSpec, dtype, method):
@@ -703,7 +703,7 @@ def simulate(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
     chunk, n_chunks = _memory.plan(
         f"simulate(method='{method}')", trials=trials, chunk_size=chunk_size,
         per_trial=_trial_bytes(method, spec, itemsize) + 4 * itemsize * alpha.size,
-        cap=_chunk_cap(method), detail=_describe(spec, jdtype, method),
+        cap=_chunk_cap(method, spec), detail=_describe(spec, jdtype, method),
         ways_out=_WAYS_OUT[method])
     static, names, values = _split_spec(spec)
     program = _accuracy_program(sampler, static, names, np.dtype(jdtype).name,
@@ -815,7 +815,7 @@ def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
         f"simulate_scores(method='{method}')", trials=trials,
         per_trial=_trial_bytes(method, spec, itemsize) + 2 * itemsize * samples,
         host=2 * 8 * samples * trials,  # the float64 samples, gathered then reshaped
-        cap=_chunk_cap(method),
+        cap=_chunk_cap(method, spec),
         detail=_describe(spec, jdtype, method) + f", {trials} trials x {samples} scores",
         ways_out=_WAYS_OUT[method].replace(", a smaller chunk_size", "")
         + ", or fewer trials, test_points or alphas")
