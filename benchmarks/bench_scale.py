@@ -374,7 +374,7 @@ def main(argv=None):
     ap.add_argument("--reduced-trials", type=int, default=0)
     ap.add_argument("--run-file", help="gpu-run: where to write its rows (JSON)")
     args = ap.parse_args(argv)
-    args.trials_for = {10_000: 2000, 100_000: 300}
+    args.trials_for = {10_000: 2048, 100_000: 384}  # whole chunks of 128
     args.direct_trials = {4096: 240, 8192: 40}
     if args.quick:
         args.ps, args.p_big, args.trials_big = "400,2000", 4000, 200
