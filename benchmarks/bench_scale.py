@@ -271,27 +271,30 @@ def gpu_run(args):
 
     ndev = len(jax.devices())
     rows, results = [], {}
-    jobs = [("reduced", p) for p in (int(x) for x in args.gpu_ps.split(","))]
-    jobs += [("direct", p) for p in (int(x) for x in args.direct_ps.split(",") if x)]
-    for method, p in jobs:
-        chunk = _default_chunk(method, p)
+    jobs = [("reduced", p, None) for p in (int(x) for x in args.gpu_ps.split(","))]
+    jobs += [("direct", p, None) for p in (int(x) for x in args.direct_ps.split(",") if x)]
+    jobs += [("direct", int(p), int(c) * ndev)  # also a given chunk per device
+             for p, c in (x.split(":") for x in args.direct_chunks.split(",") if x)]
+    for method, p, given in jobs:
+        chunk = given or _default_chunk(method, p)
         if method == "reduced":  # the same trials for every device count: 4 chunks of one GPU
             trials = args.reduced_trials or args.chunks * (chunk // ndev)
         else:
             trials = args.direct_trials[p]
-        _, first = _timed(lambda: _simulate(ra, p, chunk, 1, method))
-        res, dt = _timed(lambda: _simulate(ra, p, trials, 2, method))
+        _, first = _timed(lambda: _simulate(ra, p, chunk, 1, method, given))
+        res, dt = _timed(lambda: _simulate(ra, p, trials, 2, method, given))
         s = _sizes(p)
         spec = SimSpec(n=s["n"], p=p, gamma=1.0, source="ridge", N=s["N"], mu=1.5,
                        mu_orth=1.0, beta=0.8, gamma_src=1.0)
         fl = flops_per_trial(spec) if method == "direct" else float("nan")
         rate = trials / dt
         rows.append(dict(method=method, p=p, n=s["n"], N=s["N"], devices=ndev, trials=trials,
-                         chunk=chunk, first_call_s=round(first, 2), seconds=round(dt, 4),
+                         chunk=chunk, chunk_from="given" if given else "default",
+                         first_call_s=round(first, 2), seconds=round(dt, 4),
                          trials_per_s=round(rate, 2), flops_per_trial=fl,
                          flop_per_s=fl * rate,
                          fraction_fp64_tensor_peak_per_gpu=fl * rate / (ndev * PEAK_FP64_TENSOR)))
-        results[f"{method}_{p}"] = np.concatenate([res.accuracy, res.score_second_moment]).tolist()
+        results[f"{method}_{p}_{chunk // ndev if given else 'default'}"] = np.concatenate([res.accuracy, res.score_second_moment]).tolist()
         print(rows[-1], flush=True)
         Path(args.run_file).write_text(json.dumps(dict(rows=rows, results=results)))
     return 0
@@ -307,8 +310,8 @@ def gpu(args):
         run_file = Path(args.out) / f"scale_gpu_{k}dev.json"
         Path(args.out).mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, str(Path(__file__)), "gpu-run", "--gpu-ps", args.gpu_ps,
-               "--direct-ps", args.direct_ps, "--chunks", str(args.chunks),
-               "--run-file", str(run_file)]
+               "--direct-ps", args.direct_ps, "--direct-chunks", args.direct_chunks,
+               "--chunks", str(args.chunks), "--run-file", str(run_file)]
         if args.quick:
             cmd.append("--quick")
         if args.reduced_trials:
@@ -321,9 +324,10 @@ def gpu(args):
     one = runs.get(1)
     for k, run in runs.items():
         for r in run["rows"]:
-            key = f"{r['method']}_{r['p']}"
-            base = next((b for b in one["rows"] if (b["method"], b["p"]) == (r["method"], r["p"]))
-                        if one else None, None)
+            per_dev = r["chunk"] // k if r["chunk_from"] == "given" else "default"
+            key = f"{r['method']}_{r['p']}_{per_dev}"
+            base = next((b for b in one["rows"] if (b["method"], b["p"], b["chunk_from"]) ==
+                         (r["method"], r["p"], r["chunk_from"])) if one else None, None)
             r["scaling_efficiency"] = (round(r["trials_per_s"] / (k * base["trials_per_s"]), 3)
                                        if base else "")
             r["max_diff_vs_1_device"] = (float(np.max(np.abs(np.subtract(run["results"][key],
@@ -370,6 +374,8 @@ def main(argv=None):
     ap.add_argument("--devices", default="1,2")
     ap.add_argument("--gpu-ps", default="1024,4096,8192")
     ap.add_argument("--direct-ps", default="4096,8192")
+    ap.add_argument("--direct-chunks", default="4096:8,8192:2",
+                    help="direct sampler also with these chunks per device (p:chunk,...)")
     ap.add_argument("--chunks", type=int, default=4, help="chunks per timed GPU call")
     ap.add_argument("--reduced-trials", type=int, default=0)
     ap.add_argument("--run-file", help="gpu-run: where to write its rows (JSON)")
@@ -381,6 +387,7 @@ def main(argv=None):
         args.trials_for = {}
         args.gpu_ps, args.direct_ps = "256", "256"
         args.direct_trials = {256: 64}
+        args.direct_chunks = "256:8"
         args.reduced_trials = args.reduced_trials or 512
     return {"cpu": cpu, "profile": profile, "gpu": gpu, "gpu-run": gpu_run}[args.part](args)
 
