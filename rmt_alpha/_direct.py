@@ -109,13 +109,22 @@ def trial_weights(key, spec: SimSpec, dtype):
         w_src = ridge_weight(Xs, ys, jnp.asarray(spec.gamma_src, dtype=dtype))
     else:
         raise ValueError(f"unknown source kind {spec.source!r}")
+    return target_weights(X, y, w_src, gamma) + (mu_beta,)
+
+
+def target_weights(X, y, w_src, gamma):
+    """``(w0, v) = (Q X^T y / n, gamma Q w~)``, ``Q = (X^T X / n + gamma I)^{-1}``, for data
+    rows ``X`` (n x p): one Cholesky factorisation in the smaller dimension, two right-hand
+    sides (push-through when ``n < p``, see the module docstring)."""
+    n, p = X.shape
+    dtype = X.dtype
     if n >= p:
         H = X.T @ X + (n * gamma) * jnp.eye(p, dtype=dtype)
         sol = _cholesky_solve(H, jnp.stack([X.T @ y, w_src], axis=1))
-        return sol[:, 0], (n * gamma) * sol[:, 1], mu_beta
+        return sol[:, 0], (n * gamma) * sol[:, 1]
     G = X @ X.T + (n * gamma) * jnp.eye(n, dtype=dtype)
     sol = _cholesky_solve(G, jnp.stack([y, X @ w_src], axis=1))
-    return X.T @ sol[:, 0], w_src - X.T @ sol[:, 1], mu_beta
+    return X.T @ sol[:, 0], w_src - X.T @ sol[:, 1]
 
 
 def trial_stats(key, spec: SimSpec, dtype):

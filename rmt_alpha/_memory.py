@@ -85,12 +85,14 @@ def broadcast(shape, what="the broadcast arguments"):
           ways_out="use smaller arrays, or evaluate in pieces")
 
 
-def plan(what, *, per_trial, trials, chunk_size=None, host=0, cap=MAX_CHUNK_PER_DEVICE, detail,
-         ways_out):
+def plan(what, *, per_trial, trials, chunk_size=None, host=0, replicated=0,
+         cap=MAX_CHUNK_PER_DEVICE, detail, ways_out):
     """Chunking of a Monte Carlo run, checked before anything is allocated.
 
     ``per_trial``: device bytes one trial holds (data, solves, its share of the outputs);
-    ``host``: bytes the run keeps on the host in total (e.g. every score sample).
+    ``host``: bytes the run keeps on the host in total (e.g. every score sample);
+    ``replicated``: bytes every device holds once whatever the chunk (e.g. the dense
+    covariance factors of a general task), taken off the chunk budget.
     The chunk is ``chunk_size`` rounded up to a multiple of the device count, or by default
     as many trials per device as fit in the chunk budget (at least one, at most ``cap``:
     a sampler whose cost per chunk barely depends on the batch wants large chunks on an
@@ -106,12 +108,13 @@ def plan(what, *, per_trial, trials, chunk_size=None, host=0, cap=MAX_CHUNK_PER_
         budget = limit[0] // 8
         if jax.default_backend() == "cpu":
             budget = min(CPU_CHUNK_BUDGET, budget)
+        budget = max(budget - replicated, 0)
         per_dev = max(1, min(cap, budget // max(per_trial, 1)))
         chunk = min(per_dev * n_dev, -(-trials // n_dev) * n_dev)
     else:
         chunk = v.integer("chunk_size", chunk_size)
         chunk = -(-chunk // n_dev) * n_dev  # a multiple of the device count
-    per_device = per_trial * (chunk // n_dev)
+    per_device = per_trial * (chunk // n_dev) + replicated
     shared = jax.default_backend() == "cpu"
     guard(what, per_device + (host if shared else 0), limit=limit, ways_out=ways_out,
           detail=f"{detail}; a chunk of {chunk // n_dev} trial(s) per device"

@@ -46,7 +46,7 @@ from ._simspec import SimSpec
 from ._xla import check_cpu_scheduler
 
 if TYPE_CHECKING:
-    from ._typing import ArrayLike, PathLike, Seed
+    from ._typing import ArrayLike, Covariance, PathLike, Seed
 
 METHODS = ("direct", "reduced")
 _TEST_POINT_TAG = 0x7E57_0000  # fold_in tag of a trial's test-point key (far from split's 0, 1, ...)
@@ -93,6 +93,16 @@ class SimulationResult(_ResultMixin):
     class +1 target point); ``optimal_alpha`` is the maximiser of
     ``m / sqrt(E2 - m^2)`` built from the estimated ``m0, m1, T1, T2, T3``. Every ``*_stderr``
     is a standard error over trials (delta method for ``optimal_alpha``).
+
+    General covariances (THEORY §10): the accuracy is the average over the two test classes
+    of ``Phi(w_alpha^T mu_t / sqrt(w_alpha^T Ct_y w_alpha))``; ``score_*`` are those of the
+    class +1 signed score (the classes agree for a shared test covariance); ``moments`` also
+    has ``V0, V01, V11``, the means of ``w0^T Ct w0, w0^T Ct v, v^T Ct v`` (THEORY_GENERAL
+    §3). For a class-dependent pair ``(Ct_+, Ct_-)``: ``class_accuracy``,
+    ``class_score_second_moment`` (rows: class +1, class -1) and their standard errors;
+    ``moments`` has ``T1_minus, T2_minus, T3_minus`` and ``V0_plus, ..., V11_minus``; and
+    ``optimal_alpha`` maximises the class-averaged accuracy model built from the estimated
+    moments (THEORY §9.5's two-class maximiser, §10.4). These fields are ``None`` otherwise.
     """
 
     alpha: np.ndarray
@@ -108,6 +118,10 @@ class SimulationResult(_ResultMixin):
     trials: int
     method: str
     params: dict
+    class_accuracy: Any = None  # (2, A): class +1, class -1 (class-dependent Ct only)
+    class_accuracy_stderr: Any = None
+    class_score_second_moment: Any = None
+    class_score_second_moment_stderr: Any = None
 
     CSV_COLUMNS = (
         "alpha",
@@ -120,10 +134,16 @@ class SimulationResult(_ResultMixin):
     )
 
     def to_csv(self, path: PathLike) -> tuple[Path, Path]:
-        """Write one row per alpha (columns :attr:`CSV_COLUMNS`) to ``path`` and a JSON
+        """Write one row per alpha (columns :attr:`CSV_COLUMNS`, then per-class columns
+        ``accuracy_plus, ..., score_second_moment_stderr_minus`` when present) to ``path`` and a JSON
         sidecar (same name, ``.json`` suffix) with ``params``, ``trials``, ``method``,
         ``optimal_alpha`` and the moment estimates. Returns the two paths."""
         cols = {k: getattr(self, k) for k in self.CSV_COLUMNS}
+        if self.class_accuracy is not None:
+            for y, label in enumerate(("plus", "minus")):
+                for k in ("accuracy", "accuracy_stderr", "score_second_moment",
+                          "score_second_moment_stderr"):
+                    cols[f"{k}_{label}"] = getattr(self, "class_" + k)[y]
         side = {
             "params": self.params,
             "trials": self.trials,
@@ -294,6 +314,8 @@ def _spec(n, p, task_kwargs, dtype):
     given = {k: val for k, val in task_kwargs.items() if val is not None}
     task = _task.resolve(n, p, task_kwargs, dtype=dtype)  # raises like the theory
     kind = task.kind
+    if task.general is not None:
+        return _general_spec(n, p, kind, task.general)
     if p < 2:
         v.fail("p", ">= 2 for the simulation (mu and mu_perp are orthogonal directions)", p)
     gamma = _scalar("gamma", given["gamma"])
@@ -311,8 +333,57 @@ def _spec(n, p, task_kwargs, dtype):
     return spec, params
 
 
-def _sampler(method):
-    """The batch form ``stats(keys, spec, dtype) -> (B, 5)`` of a method's sampler."""
+def _cov_record(covs):
+    """What the result's ``params`` say about a parsed covariance argument (not its entries)."""
+    rec = [{"form": "diagonal" if c.diagonal else "dense",
+            "mean_variance": float(np.mean(c.array if c.diagonal else np.diagonal(c.array)))}
+           for c in covs]
+    return rec[0] if len(rec) == 1 else rec
+
+
+def _general_spec(n, p, kind, g):
+    """A :class:`~rmt_alpha._general_direct.GeneralSpec` (factors of the covariances computed
+    here, once per call) and the ``params`` record of a general-covariance task ``g``
+    (a :class:`rmt_alpha._general.GeneralTask`, validated by :func:`rmt_alpha._task.resolve`)."""
+    from . import _general_direct as gd
+
+    gamma = _scalar("gamma", g.gamma)
+    target_mean = np.asarray(g.target_mean, dtype=np.float64)
+    params = dict(task=kind, gamma=gamma, target_cov=_cov_record(g.target_cov),
+                  target_mean_norm=float(np.linalg.norm(target_mean)))
+    common = dict(n=n, p=p, gamma=gamma, target_mean=target_mean,
+                  target_factors=gd.factors(g.target_cov))
+    if kind == "general ridge source":
+        N = v.integer("N", g.N)
+        gamma_src = _scalar("gamma_src", g.gamma_src)
+        source_mean = np.asarray(g.source_mean, dtype=np.float64)
+        spec = gd.GeneralSpec(source="ridge", N=N, gamma_src=gamma_src, source_mean=source_mean,
+                              source_factors=gd.factors(g.source_cov), **common)
+        params.update(N=N, gamma_src=gamma_src, source_cov=_cov_record(g.source_cov),
+                      source_mean_norm=float(np.linalg.norm(source_mean)),
+                      mean_alignment=float(source_mean @ target_mean))
+    else:
+        w = np.asarray(g.source, dtype=np.float64)
+        spec = gd.GeneralSpec(source="fixed", source_vector=w, **common)
+        params.update(source_norm2=float(w @ w), alignment=float(w @ target_mean))
+    params.update(n=n, p=p)
+    return spec, params
+
+
+def _general(spec):
+    return spec is not None and not isinstance(spec, SimSpec)
+
+
+def _sampler(method, spec=None):
+    """The batch form ``stats(keys, spec, dtype) -> (B, 2 + 3K)`` of a method's sampler (the
+    general one for a general task's ``spec``; ``K = 1`` for the isotropic ones)."""
+    if _general(spec):
+        if method == "reduced":
+            v.fail("method", "'direct' with the general-covariance keyword sets", method,
+                   note="the reduced sampler is isotropic-only (THEORY §6: it relies on the "
+                        "rotational invariance of isotropic noise)")
+        from ._general_direct import trial_stats_batch
+        return trial_stats_batch
     if method == "direct":
         from ._direct import trial_stats_batch
         return trial_stats_batch
@@ -341,8 +412,14 @@ def _trial_bytes(method, spec: SimSpec, itemsize):
 
     direct: the one normal draw of shape ``(N + n, p + 1)`` (drawn in float64 under x64),
     the data blocks built from it and their Gram matrices; reduced: a block of rows
-    (:func:`rmt_alpha._reduced.bytes_per_trial`), whatever ``p``.
+    (:func:`rmt_alpha._reduced.bytes_per_trial`), whatever ``p``; general covariances:
+    :func:`rmt_alpha._general_direct.bytes_per_trial` (the covariance factors, held once per
+    device, are :func:`_replicated_bytes`).
     """
+    if _general(spec):
+        from ._general_direct import bytes_per_trial
+
+        return bytes_per_trial(spec, itemsize)
     if method != "direct":
         from ._reduced import bytes_per_trial
 
@@ -350,6 +427,16 @@ def _trial_bytes(method, spec: SimSpec, itemsize):
     ms = [spec.n] + ([spec.N] if spec.source == "ridge" else [])
     rows = sum(ms) * (spec.p + 1)
     return 8 * rows + itemsize * (4 * rows + 2 * sum(min(m, spec.p) ** 2 for m in ms))
+
+
+def _replicated_bytes(spec, itemsize):
+    """Device bytes every device holds once, whatever the chunk: a general task's covariance
+    factors (``p^2`` each when dense), means and source vector; 0 for the isotropic sets."""
+    if not _general(spec):
+        return 0
+    from ._general_direct import replicated_bytes
+
+    return replicated_bytes(spec, itemsize)
 
 
 def _regression_trial_bytes(n, p, d, K, itemsize):
@@ -361,15 +448,17 @@ def _regression_trial_bytes(n, p, d, K, itemsize):
 
 def _chunk_cap(method, spec: SimSpec):
     """Most trials per device in one default chunk (:func:`rmt_alpha._memory.plan`)."""
-    if method == "direct":
+    if method == "direct" or _general(spec):
         return _memory.MAX_CHUNK_PER_DEVICE
     from ._reduced import chunk_per_device
 
     return chunk_per_device(spec)
 
 
-def _describe(spec: SimSpec, dtype, method):
+def _describe(spec, dtype, method):
     sizes = (f"N = {spec.N}, " if spec.source == "ridge" else "") + f"n = {spec.n}, p = {spec.p}"
+    if _general(spec):
+        sizes += ", general covariances"
     return f"{sizes}, {np.dtype(dtype).name}, method='{method}'"
 
 
@@ -377,7 +466,12 @@ _WAYS_OUT = {
     "direct": "use method='reduced' (O(p) memory per trial), a smaller chunk_size, or fewer "
               "points (n, N, p)",
     "reduced": "use a smaller chunk_size or a smaller p",
+    "general": "use a smaller chunk_size, fewer points (n, N) or a smaller p",
 }
+
+
+def _ways_out(spec, method):
+    return _WAYS_OUT["general" if _general(spec) else method]
 
 
 def _sharded(fn, devices, impl, n_replicated):
@@ -555,15 +649,41 @@ _FLOAT_FIELDS = ("gamma", "mu", "mu_orth", "beta", "gamma_src", "target_norm2", 
                  "source_norm2")
 
 
-def _split_spec(spec: SimSpec):
-    """``(static spec, names, values)``: the float parameters are traced arguments, so one
-    compiled program serves every task of the same shapes (n, p, N, source kind)."""
+def _split_spec(spec):
+    """``(static spec, names, values)``: the float parameters (a general task's arrays,
+    packed into one vector by :func:`rmt_alpha._general_direct.split`) are traced arguments,
+    so one compiled program serves every task of the same shapes (n, p, N, source kind)."""
+    if _general(spec):
+        from ._general_direct import split
+
+        return split(spec)
     names = tuple(f for f in _FLOAT_FIELDS if getattr(spec, f) is not None)
     return spec._replace(**{f: None for f in names}), names, tuple(getattr(spec, f) for f in names)
 
 
 def _with_values(static, names, vec):
+    if _general(static):
+        from ._general_direct import with_values
+
+        return with_values(static, vec)
     return static._replace(**{f: vec[i] for i, f in enumerate(names)}) if names else static
+
+
+def _class_forms(stats):
+    """``(a, b, [(c_y, d_y, e_y) per test class])`` of sampler statistics (``2 + 3K``
+    columns: one class for a shared test covariance, two for a pair), as column slices."""
+    K = (stats.shape[1] - 2) // 3
+    cols = [stats[:, i : i + 1] for i in range(stats.shape[1])]
+    return cols[0], cols[1], [cols[2 + 3 * y : 5 + 3 * y] for y in range(K)]
+
+
+def _norm_columns(static, stats):
+    """Columns of the statistics that must be normal numbers: ``||w0||^2, ||v||^2`` for the
+    isotropic samplers; every ``w0^T Ct_y w0`` for a general task (``v^T Ct_y v`` may vanish
+    exactly: a source in the null space of a singular ``Ct_y``)."""
+    if _general(static):
+        return tuple(range(2, stats.shape[1], 3))
+    return (2, 4)
 
 
 @functools.lru_cache(maxsize=32)
@@ -578,13 +698,15 @@ def _accuracy_program(sampler, static, names, dtype_name, devices, impl, chunk):
     def program(key, start, count, alpha, vec):
         idx, valid = _chunk_valid(chunk, start, count)
         stats = per_trial(key, idx, vec)
-        a, b, c, d, e = (stats[:, i : i + 1] for i in range(5))
+        a, b, forms = _class_forms(stats)
         mean = a + alpha * b
-        norm2 = c + alpha * (2.0 * d + alpha * e)
-        acc = ndtr(mean / jnp.sqrt(norm2))
+        acc = [ndtr(mean / jnp.sqrt(c + alpha * (2.0 * d + alpha * e))) for c, d, e in forms]
+        if len(acc) > 1:  # class-dependent test covariances: the average, then each class
+            acc = [0.5 * (acc[0] + acc[1])] + acc
         features = _score_features(stats, jnp)[:, None, :]
-        return (_masked_mean_m2(acc, valid) + _masked_mean_comoment(features, valid)
-                + _bad_trials(stats, valid, dtype))
+        return (_masked_mean_m2(jnp.concatenate(acc, axis=1), valid)
+                + _masked_mean_comoment(features, valid)
+                + _bad_trials(stats, valid, dtype, _norm_columns(static, stats)))
 
     return _jit_replicated(program, devices)
 
@@ -630,9 +752,12 @@ def _check_trials(stats, dtype, norms=(2, 4)):
 
 
 def _score_features(stats, xp=np):
-    """Per-trial (a, b, q1, q2, q3): score mean = a + alpha b, second moment q1 + alpha q2 + alpha^2 q3."""
-    a, b, c, d, e = stats.T
-    return xp.stack([a, b, a * a + c, 2.0 * (a * b + d), b * b + e], axis=1)
+    """Per-trial ``(a, b, q1_y, q2_y, q3_y per class, c_y, d_y, e_y per class)``: the score
+    mean is ``a + alpha b``, the class-y second moment ``q1_y + alpha q2_y + alpha^2 q3_y``;
+    ``c_y, d_y, e_y`` are the raw quadratic forms (the general theory's V0_y, V01_y, V11_y)."""
+    a, b, forms = _class_forms(stats)
+    q = [xp.concatenate([a * a + c, 2.0 * (a * b + d), b * b + e], axis=1) for c, d, e in forms]
+    return xp.concatenate([a, b] + q + [stats[:, 2:]], axis=1)
 
 
 def optimal_alpha_from_moments(m0, m1, T1, T2, T3):
@@ -652,6 +777,73 @@ def optimal_alpha_from_moments(m0, m1, T1, T2, T3):
         return P / Q, (dP * Q - P * dQ) / (Q * Q)
 
 
+def optimal_alpha_class_average(m0, m1, T_plus, T_minus):
+    """The maximiser of the class-averaged accuracy model
+    ``A(alpha) = (Phi(m / sqrt(V_+)) + Phi(m / sqrt(V_-))) / 2``, ``m = m0 + alpha m1``,
+    ``V_y = E2_y - m^2`` with ``E2_y = T1_y + alpha T2_y + alpha^2 T3_y`` (the class-y score
+    variance; THEORY §9.5 and §10): the theory's two-class maximiser
+    (:func:`rmt_alpha._general._two_class_argmax`) applied to the estimated moments.
+    """
+    from ._general import _two_class_argmax
+
+    T = np.array([T_plus, T_minus], dtype=np.float64)
+    return _two_class_argmax(m0, m1, T[:, 0] - m0 * m0, 0.5 * T[:, 1] - m0 * m1,
+                             T[:, 2] - m1 * m1)
+
+
+def _class_average_optimum_with_gradient(th):
+    """``optimal_alpha_class_average`` of ``th = (m0, m1, T_+, T_-)`` and its gradient
+    (central differences; for the delta-method standard error)."""
+    def f(x):
+        return optimal_alpha_class_average(x[0], x[1], x[2:5], x[5:8])
+
+    a = f(th)
+    if not math.isfinite(a):
+        return a, np.full(8, math.nan)
+    grad = np.empty(8)
+    for i in range(8):
+        h = 1e-6 * max(abs(th[i]), 1e-3)
+        up, dn = th.copy(), th.copy()
+        up[i] += h
+        dn[i] -= h
+        grad[i] = (f(up) - f(dn)) / (2.0 * h)
+    return a, grad
+
+
+def _moment_summary(alpha, th, cov, K, general):
+    """Result fields from the means ``th`` and covariance ``cov`` of :func:`_score_features`."""
+
+    def poly(idx):  # sum_k th[idx[k]] alpha^k and its standard error
+        G = np.stack([alpha**k for k in range(len(idx))], axis=1)
+        return G @ th[idx], np.sqrt(np.einsum("ai,ij,aj->a", G, cov[np.ix_(idx, idx)], G))
+
+    T = [[2 + 3 * y, 3 + 3 * y, 4 + 3 * y] for y in range(K)]
+    out = {}
+    out["score_mean"], out["score_mean_stderr"] = poly([0, 1])
+    out["score_second_moment"], out["score_second_moment_stderr"] = poly(T[0])
+    if K == 1:
+        a_star, grad = optimal_alpha_from_moments(*th[:5])
+        idx = list(range(5))
+        names = ["m0", "m1", "T1", "T2", "T3"] + (["V0", "V01", "V11"] if general else [])
+    else:
+        e2 = [poly(t) for t in T]
+        out["class_score_second_moment"] = np.stack([x for x, _ in e2])
+        out["class_score_second_moment_stderr"] = np.stack([se for _, se in e2])
+        idx = list(range(8))
+        a_star, grad = _class_average_optimum_with_gradient(th[idx].copy())
+        names = ["m0", "m1", "T1", "T2", "T3", "T1_minus", "T2_minus", "T3_minus",
+                 "V0_plus", "V01_plus", "V11_plus", "V0_minus", "V01_minus", "V11_minus"]
+    g_cov = cov[np.ix_(idx, idx)]
+    out["optimal_alpha"] = float(a_star)
+    out["optimal_alpha_stderr"] = (float(np.sqrt(grad @ g_cov @ grad))
+                                   if np.all(np.isfinite(grad)) else math.nan)
+    keep = list(range(2 + 3 * K)) + (list(range(2 + 3 * K, 2 + 6 * K)) if general else [])
+    ses = np.sqrt(np.diag(cov))
+    out["moments"] = {k: float(th[i]) for k, i in zip(names, keep)}
+    out["moments"].update({k + "_stderr": float(ses[i]) for k, i in zip(names, keep)})
+    return out
+
+
 def _prepare(alpha, n, p, task_kwargs, trials, seed, method, dtype):
     alpha = _alpha_1d(alpha)
     jdtype = resolve_dtype(dtype)
@@ -660,7 +852,7 @@ def _prepare(alpha, n, p, task_kwargs, trials, seed, method, dtype):
     v.one_of("method", method, METHODS)
     key = base_key(seed)
     check_cpu_scheduler()
-    sampler = _sampler(method)
+    sampler = _sampler(method, spec)
     params.update(seed=_seed_record(seed), dtype=np.dtype(jdtype).name)
     return alpha, spec, params, trials, key, jdtype, sampler
 
@@ -670,9 +862,10 @@ def simulate(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
              gamma: float | None = None, gamma_src: float | None = None,
              target_norm2: float | None = None, alignment: float | None = None,
              source_norm2: float | None = None, source: ArrayLike | None = None,
-             target_mean: ArrayLike | None = None, trials: int, seed: Seed = 0,
-             method: str = "direct", dtype: Any = None, chunk_size: int | None = None,
-             progress: bool = False) -> SimulationResult:
+             target_mean: ArrayLike | None = None, source_mean: ArrayLike | None = None,
+             source_cov: Covariance | None = None, target_cov: Covariance | None = None,
+             trials: int, seed: Seed = 0, method: str = "direct", dtype: Any = None,
+             chunk_size: int | None = None, progress: bool = False) -> SimulationResult:
     r"""Monte Carlo of the alpha-rescaled classifier on a grid of ``alpha`` (THEORY §6).
 
     Every trial draws fresh source and target data, solves once in the smaller dimension
@@ -691,20 +884,31 @@ def simulate(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
 
     With the source-vector keyword set the task is reduced to ``M = ||mu_beta||^2``,
     ``s = w~^T mu_beta``, ``r = ||w~||^2`` (exact in law by rotational invariance).
-    Returns a :class:`SimulationResult`.
+
+    General covariances (THEORY §10, THEORY_GENERAL §1, §9): the keyword sets
+    ``N, source_mean, target_mean, source_cov, target_cov, gamma, gamma_src`` (ridge source)
+    and ``source, target_mean, target_cov, gamma`` (fixed source vector), with each covariance
+    a ``(p, p)`` PSD array, a ``(p,)`` diagonal or a pair ``(C_plus, C_minus)``. Only
+    ``method="direct"`` (:mod:`rmt_alpha._general_direct`: the data ``mu y^T + C^{1/2} Z``
+    for ``m <= p`` samples, the exact Wishart/Bartlett route for ``m > p``); the per-trial
+    accuracy is ``Phi(w_alpha^T mu_t / sqrt(w_alpha^T Ct_y w_alpha))`` averaged over the two
+    test classes. For a pair ``Ct = (Ct_+, Ct_-)`` the result also has per-class fields and
+    ``optimal_alpha`` maximises the class-averaged accuracy model built from the estimated
+    moments (THEORY §10.4). Returns a :class:`SimulationResult`.
     """
     task_kwargs = dict(N=N, mu=mu, mu_orth=mu_orth, beta=beta, gamma=gamma, gamma_src=gamma_src,
                        target_norm2=target_norm2, alignment=alignment,
-                       source_norm2=source_norm2, source=source, target_mean=target_mean)
+                       source_norm2=source_norm2, source=source, target_mean=target_mean,
+                       source_mean=source_mean, source_cov=source_cov, target_cov=target_cov)
     alpha, spec, params, trials, key, jdtype, sampler = _prepare(
         alpha, n, p, task_kwargs, trials, seed, method, dtype)
     v.boolean("progress", progress)
     itemsize = np.dtype(jdtype).itemsize
     chunk, n_chunks = _memory.plan(
         f"simulate(method='{method}')", trials=trials, chunk_size=chunk_size,
-        per_trial=_trial_bytes(method, spec, itemsize) + 4 * itemsize * alpha.size,
-        cap=_chunk_cap(method, spec), detail=_describe(spec, jdtype, method),
-        ways_out=_WAYS_OUT[method])
+        per_trial=_trial_bytes(method, spec, itemsize) + 12 * itemsize * alpha.size,
+        replicated=_replicated_bytes(spec, itemsize), cap=_chunk_cap(method, spec),
+        detail=_describe(spec, jdtype, method), ways_out=_ways_out(spec, method))
     static, names, values = _split_spec(spec)
     program = _accuracy_program(sampler, static, names, np.dtype(jdtype).name,
                                 tuple(_mesh().devices.flat), _key_impl(key), chunk)
@@ -722,36 +926,15 @@ def simulate(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
     args = [jnp.asarray(alpha, dtype=jdtype), jnp.asarray(values, dtype=jdtype)]
     _run_chunks(program, trials, chunk, n_chunks, key, args, progress, consume, "simulate")
 
-    th = moments.mean[0]
-    cov = moments.covariance_of_mean()[0]
-    m0, m1, T1, T2, T3 = th
-    mean = m0 + alpha * m1
-    g1 = np.stack([np.ones_like(alpha), alpha], axis=1)
-    mean_se = np.sqrt(np.einsum("ai,ij,aj->a", g1, cov[:2, :2], g1))
-    e2 = T1 + alpha * (T2 + alpha * T3)
-    g2 = np.stack([np.ones_like(alpha), alpha, alpha * alpha], axis=1)
-    e2_se = np.sqrt(np.einsum("ai,ij,aj->a", g2, cov[2:, 2:], g2))
-    a_star, grad = optimal_alpha_from_moments(m0, m1, T1, T2, T3)
-    a_star_se = float(np.sqrt(grad @ cov @ grad)) if np.all(np.isfinite(grad)) else math.nan
-    names = ("m0", "m1", "T1", "T2", "T3")
-    ses = np.sqrt(np.diag(cov))
-    moment_dict = {k: float(x) for k, x in zip(names, th)}
-    moment_dict.update({k + "_stderr": float(s) for k, s in zip(names, ses)})
-    return SimulationResult(
-        alpha=alpha,
-        accuracy=np.asarray(curve.mean, dtype=np.float64),
-        accuracy_stderr=np.asarray(curve.stderr(), dtype=np.float64),
-        score_mean=mean,
-        score_mean_stderr=mean_se,
-        score_second_moment=e2,
-        score_second_moment_stderr=e2_se,
-        optimal_alpha=float(a_star),
-        optimal_alpha_stderr=a_star_se,
-        moments=moment_dict,
-        trials=trials,
-        method=method,
-        params=params,
-    )
+    K = (moments.mean.shape[1] - 2) // 6  # test classes with their own covariance
+    fields = _moment_summary(alpha, moments.mean[0], moments.covariance_of_mean()[0], K,
+                             general=_general(spec))
+    acc, acc_se = (np.asarray(x, dtype=np.float64).reshape(-1, alpha.size)
+                   for x in (curve.mean, curve.stderr()))
+    if K > 1:
+        fields.update(class_accuracy=acc[1:], class_accuracy_stderr=acc_se[1:])
+    return SimulationResult(alpha=alpha, accuracy=acc[0], accuracy_stderr=acc_se[0],
+                            trials=trials, method=method, params=params, **fields)
 
 
 @functools.lru_cache(maxsize=32)
@@ -772,7 +955,9 @@ def _scores_program(sampler, static, names, dtype_name, test_points, devices, im
 
     def program(key, start, count, alpha, vec):
         stats, xi = per_trial(key, _chunk_valid(chunk, start, count)[0], vec)
-        a, b, c, d, e = (stats[:, i, None, None, None] for i in range(5))  # (b, 1, 1, 1)
+        a, b = (stats[:, i, None, None, None] for i in range(2))  # (b, 1, 1, 1)
+        forms = stats[:, 2:].reshape(stats.shape[0], -1, 3)  # one row per test covariance
+        c, d, e = (forms[:, :, i, None, None] for i in range(3))  # (b, 1 or 2 classes, 1, 1)
         # (w0^T z, v^T z) ~ N(0, [[c, d], [d, e]]) jointly, for a test point's noise z
         s0 = jnp.sqrt(c)
         u = xi[:, :, None, 0, :]  # (b, class, 1, tp)
@@ -792,8 +977,9 @@ def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
                     gamma_src: float | None = None, target_norm2: float | None = None,
                     alignment: float | None = None, source_norm2: float | None = None,
                     source: ArrayLike | None = None, target_mean: ArrayLike | None = None,
-                    trials: int, test_points: int, seed: Seed = 0, method: str = "direct",
-                    dtype: Any = None) -> ScoreSamples:
+                    source_mean: ArrayLike | None = None, source_cov: Covariance | None = None,
+                    target_cov: Covariance | None = None, trials: int, test_points: int,
+                    seed: Seed = 0, method: str = "direct", dtype: Any = None) -> ScoreSamples:
     r"""Samples of the score ``w_alpha^T x`` of fresh target test points of each class.
 
     Each trial trains ``w_alpha = w0 + alpha v`` on fresh data (same draws as
@@ -801,11 +987,15 @@ def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
     as many of class -1. Exactly in law, ``w^T x = y w^T mu_beta + w^T z`` with
     ``(w0^T z, v^T z)`` a centred Gaussian pair of covariance ``[[||w0||^2, w0.v],
     [w0.v, ||v||^2]]``, so the points are not built in dimension ``p``. For THEORY §8 item 6:
-    the histogram of each class against ``N(+-m, E2 - m^2)``. Returns :class:`ScoreSamples`.
+    the histogram of each class against ``N(+-m, E2 - m^2)``. General covariances (keyword
+    sets as in :func:`simulate`): the pair of a class-``y`` point has the covariance of the
+    ``Ct_y`` quadratic forms ``[[w0^T Ct_y w0, w0^T Ct_y v], [w0^T Ct_y v, v^T Ct_y v]]``.
+    Returns :class:`ScoreSamples`.
     """
     task_kwargs = dict(N=N, mu=mu, mu_orth=mu_orth, beta=beta, gamma=gamma, gamma_src=gamma_src,
                        target_norm2=target_norm2, alignment=alignment,
-                       source_norm2=source_norm2, source=source, target_mean=target_mean)
+                       source_norm2=source_norm2, source=source, target_mean=target_mean,
+                       source_mean=source_mean, source_cov=source_cov, target_cov=target_cov)
     alpha, spec, params, trials, key, jdtype, sampler = _prepare(
         alpha, n, p, task_kwargs, trials, seed, method, dtype)
     test_points = v.integer("test_points", test_points)
@@ -815,9 +1005,9 @@ def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
         f"simulate_scores(method='{method}')", trials=trials,
         per_trial=_trial_bytes(method, spec, itemsize) + 2 * itemsize * samples,
         host=2 * 8 * samples * trials,  # the float64 samples, gathered then reshaped
-        cap=_chunk_cap(method, spec),
+        replicated=_replicated_bytes(spec, itemsize), cap=_chunk_cap(method, spec),
         detail=_describe(spec, jdtype, method) + f", {trials} trials x {samples} scores",
-        ways_out=_WAYS_OUT[method].replace(", a smaller chunk_size", "")
+        ways_out=_ways_out(spec, method).replace(", a smaller chunk_size", "")
         + ", or fewer trials, test_points or alphas")
     static, names, values = _split_spec(spec)
     program = _scores_program(sampler, static, names, np.dtype(jdtype).name, test_points,

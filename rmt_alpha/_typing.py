@@ -1,7 +1,9 @@
 """Types in the signatures: ``ArrayLike`` is what the closed forms accept and broadcast
 (Python numbers, numpy arrays, JAX arrays); ``Array`` is what they return: float64 numpy
 values for numpy input (a numpy scalar for scalar input), JAX arrays for JAX input; ``Seed`` is
-an int or a ``jax.random`` key; ``PathLike`` a ``str`` or ``os.PathLike``.
+an int or a ``jax.random`` key; ``PathLike`` a ``str`` or ``os.PathLike``; ``Covariance`` a
+noise covariance of the general keyword sets (a (p, p) array, a (p,) diagonal, or a tuple
+``(C_plus, C_minus)`` of two).
 
 For type checkers only: the package's modules use postponed annotations
 (``from __future__ import annotations``) and import these names under ``TYPE_CHECKING``, so
@@ -22,5 +24,6 @@ if TYPE_CHECKING:
     Array = Union[np.ndarray, np.floating, JaxArray]
     Seed = Union[int, JaxArray]
     PathLike = Union[str, os.PathLike[str]]
+    Covariance = Union[ArrayLike, tuple[ArrayLike, ArrayLike]]
 
-__all__ = ["Array", "ArrayLike", "PathLike", "Seed"]
+__all__ = ["Array", "ArrayLike", "Covariance", "PathLike", "Seed"]
