@@ -123,11 +123,17 @@ def test_gap_shrinks_like_one_over_p():
         res = ra.simulate([0.0], n, p, N=N, **task, trials=trials, seed=5)
         T1 = float(ra.score_moments(0.0, n, p, N=N, **task)[1])
         gaps.append((res.moments["T1"] - T1, res.moments["T1_stderr"], T1))
+    check_gap_halves("T1", gaps)
+
+
+def check_gap_halves(name, gaps):
+    """``gaps = [(gap, stderr, value) at p = 50, the same at p = 100]``: both gaps resolved
+    (5 and 4 standard errors), and their ratio within max(3 s.e., 0.1) of 1/2."""
     (g1, s1, t1), (g2, s2, t2) = gaps
     assert g1 > 5 * s1 and g2 > 4 * s2, gaps  # both gaps resolved
     ratio = g2 / g1
     ratio_se = abs(ratio) * np.hypot(s1 / g1, s2 / g2)
-    print(f"\nT1 gap * p / T1: {g1 * 50 / t1:.3f} (p=50), {g2 * 100 / t2:.3f} (p=100); "
+    print(f"\n{name} gap * p / {name}: {g1 * 50 / t1:.3f} (p=50), {g2 * 100 / t2:.3f} (p=100); "
           f"gap ratio {ratio:.3f} +- {ratio_se:.3f}")
     assert abs(ratio - 0.5) < max(3 * ratio_se, 0.1), (ratio, ratio_se)
 
