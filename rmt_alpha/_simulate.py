@@ -33,6 +33,7 @@ import dataclasses
 import functools
 import json
 import math
+import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -505,21 +506,36 @@ def _jit_replicated(program, devices):
 
 def _run_chunks(program, trials, chunk, n_chunks, key, args, progress, consume, desc):
     """Run ``program(key, start, count, *args)`` over all chunks (trials ``start ..
-    start + chunk - 1``, the first ``count`` of them real); ``consume(out, count)``."""
+    start + chunk - 1``, the first ``count`` of them real); ``consume(out, count)``.
 
-    mesh = _mesh()
-    with _single_threaded_lapack():
-        _run_chunk_loop(program, trials, chunk, n_chunks, key, args, progress, consume, desc,
-                        mesh)
-
-
-def _single_threaded_lapack():
-    """On CPU, run with one OpenBLAS thread (see :mod:`rmt_alpha._blas`)."""
+    On a CPU backend the runs of this process take turns (see :func:`_cpu_turn`) and a
+    chunk finishes before the next one starts; on accelerators chunk ``c`` runs while
+    the host consumes chunk ``c - 1``.
+    """
     import jax
 
-    if jax.default_backend() != "cpu":
-        return contextlib.nullcontext()
-    return one_blas_thread()
+    mesh = _mesh()
+    on_cpu = jax.default_backend() == "cpu"
+    with _cpu_turn() if on_cpu else contextlib.nullcontext():
+        _run_chunk_loop(program, trials, chunk, n_chunks, key, args, progress, consume, desc,
+                        mesh, overlap=not on_cpu)
+
+
+# One run at a time on XLA:CPU. JAX's CPU linear algebra (batched Cholesky, triangular
+# solves, eigh) splits a batch over XLA's intra-op thread pool and blocks a pool thread
+# until the parts are done. When every pool thread is such a waiting batch kernel (two
+# programs executing at once on a 2-core machine: simulations run from two Python threads,
+# or two chunks of one run in flight), the parts never get a thread and the process hangs
+# at 0 % CPU (seen in CI: four threads, each in device_get, both pool threads inside
+# lapack_dpotrf's batch map). Serialising our executions removes the second program.
+_CPU_RUN = threading.RLock()
+
+
+@contextlib.contextmanager
+def _cpu_turn():
+    """Hold the process's CPU-run lock, with one OpenBLAS thread (:mod:`rmt_alpha._blas`)."""
+    with _CPU_RUN, one_blas_thread():
+        yield
 
 
 def _global_array(x, sharding):
@@ -531,7 +547,8 @@ def _global_array(x, sharding):
     return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
 
 
-def _run_chunk_loop(program, trials, chunk, n_chunks, key, args, progress, consume, desc, mesh):
+def _run_chunk_loop(program, trials, chunk, n_chunks, key, args, progress, consume, desc, mesh,
+                    overlap):
     import jax
     from jax.sharding import NamedSharding, PartitionSpec as P
     from tqdm.auto import tqdm
@@ -539,19 +556,26 @@ def _run_chunk_loop(program, trials, chunk, n_chunks, key, args, progress, consu
     replicated = NamedSharding(mesh, P())
     key = _global_array(jax.random.key_data(key), replicated)
     args = [_global_array(a, replicated) for a in args]
-    pending = None
     show = progress and jax.process_index() == 0
     with tqdm(total=trials, desc=desc, unit="trial", disable=not show) as bar:
+
+        def finish(out, count):
+            consume(jax.device_get(out), count)
+            bar.update(count)
+
+        pending = None
         for c in range(n_chunks):
             count = min(chunk, trials - c * chunk)
             out = program(key, _global_array(np.uint32(c * chunk), replicated),
                           _global_array(np.int32(count), replicated), *args)
-            if pending is not None:  # overlap: finish chunk c-1 while chunk c runs
-                consume(jax.device_get(pending[0]), pending[1])
-                bar.update(pending[1])
+            if not overlap:
+                finish(out, count)
+                continue
+            if pending is not None:  # finish chunk c-1 while chunk c runs
+                finish(*pending)
             pending = (out, count)
-        consume(jax.device_get(pending[0]), pending[1])
-        bar.update(pending[1])
+        if pending is not None:
+            finish(*pending)
 
 
 class _Moments:

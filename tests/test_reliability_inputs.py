@@ -78,16 +78,21 @@ def test_interrupted_simulation_leaves_nothing_broken(monkeypatch):
     np.testing.assert_array_equal(again.accuracy, ref.accuracy)
 
 
+@pytest.mark.timeout(120)
 def test_simulations_from_threads_equal_sequential_ones_and_restore_blas():
+    # Before simulations took turns on XLA:CPU, 3 of 8 runs of one round of this hung for
+    # good (every intra-op thread waiting inside a batched Cholesky); ten rounds make a
+    # return of that hang all but certain to show.
     before = _blas_threads()
     seeds = range(4)
     sequential = [ra.simulate(ALPHA, 20, 40, **RIDGE, trials=16, seed=s) for s in seeds]
     with cf.ThreadPoolExecutor(4) as pool:
-        threaded = list(pool.map(
-            lambda s: ra.simulate(ALPHA, 20, 40, **RIDGE, trials=16, seed=s), seeds))
-    for a, b in zip(sequential, threaded):
-        np.testing.assert_array_equal(a.accuracy, b.accuracy)
-        assert a.moments == b.moments
+        for _ in range(10):
+            threaded = list(pool.map(
+                lambda s: ra.simulate(ALPHA, 20, 40, **RIDGE, trials=16, seed=s), seeds))
+            for a, b in zip(sequential, threaded):
+                np.testing.assert_array_equal(a.accuracy, b.accuracy)
+                assert a.moments == b.moments
     assert _blas_threads() == before  # was left at one thread per library
 
 
