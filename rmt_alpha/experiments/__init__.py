@@ -45,6 +45,7 @@ from ._fig6_score_histograms import figure6
 from ._fig7_accuracy_vs_gamma import figure7
 from ._fig8_regression import figure8, regression_weights
 from ._fig9_10_when_alpha_helps import PROFILE_TASKS, figure9, figure10
+from ._fig11_general_covariance import figure11
 from ._figure import MODES, Figure
 from ._record import FigureData
 from ._registry import FIGURES, SIMULATED
@@ -73,6 +74,7 @@ __all__ = [
     "figure8",
     "figure9",
     "figure10",
+    "figure11",
     "comparison_table",
     "finite_size_check",
     "noise_max_z",

@@ -17,6 +17,7 @@ FAMILIES = tuple(import_module(f"{__package__}.{name}") for name in (
     "_fig7_accuracy_vs_gamma",
     "_fig8_regression",
     "_fig9_10_when_alpha_helps",
+    "_fig11_general_covariance",
 ))
 """The figure modules, each declaring ``FIGURES``: a new family is one more name here."""
 

@@ -64,7 +64,7 @@ def check(quantity, rows, *, trials, p, note=""):
     }
 
 
-def alpha_star_check(summary, *, trials, p, key="beta"):
+def alpha_star_check(summary, *, trials, p, key="beta", quantity="optimal alpha"):
     """The check of the simulation's own alpha* against the theory's, one row per summary
     entry that has a ``sim_optimal_alpha``."""
     rows = []
@@ -74,7 +74,7 @@ def alpha_star_check(summary, *, trials, p, key="beta"):
         z = z_score(s["sim_optimal_alpha"], s["sim_optimal_alpha_stderr"], s["optimal_alpha"])
         rows.append({key: s[key], "value": s["sim_optimal_alpha"], "stderr": s["sim_optimal_alpha_stderr"],
                      "theory": s["optimal_alpha"], "z": float(z)})
-    return check("optimal alpha", rows, trials=trials, p=p)
+    return check(quantity, rows, trials=trials, p=p)
 
 
 # --------------------------------------------------------------------------------------
