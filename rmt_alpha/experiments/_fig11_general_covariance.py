@@ -127,6 +127,7 @@ def figure11(
     theory_points=241,
     sim_points=13,
     simulate=True,
+    sim_panels=None,
     trials=500,
     seed=1101,
     rotation_seed=11,
@@ -138,6 +139,7 @@ def figure11(
     covariances, and a source orthogonal to the target mean -- with the general theory
     (lines), the Monte Carlo of the same model (markers, ``method="direct"``) and the isotropic
     theory with the same noise levels ``tr C / p`` (dashed; :func:`isotropic`).
+    ``sim_panels``: the panels that get a simulation (default: all).
 
     ``p``: dimension (``n = p/2``, ``N = 10 p``, ``gamma = gamma_src = 1`` for the ridge-source
     panels; ``n = 2 p``, ``gamma = 0.3`` for the orthogonal fixed source, whose alpha range is
@@ -169,7 +171,7 @@ def figure11(
             s[key + "accuracy_at_0"] = scalar(_theory.test_accuracy(0.0, n, p, **kw))
             s[key + "accuracy_at_1"] = scalar(_theory.test_accuracy(1.0, n, p, **kw))
             s[key + "chance_alpha"] = scalar(_theory.chance_alpha(n, p, **kw))
-        if simulate:
+        if simulate and (sim_panels is None or name in sim_panels):
             res = ra.simulate(grid(lo, hi, sim_points), n, p, **_dense(task), trials=trials,
                               seed=seed + i, method=method)
             th = _theory.test_accuracy(res.alpha, n, p, **task)
@@ -195,7 +197,9 @@ def figure11(
         "rotation_seed": rotation_seed,
         "alpha_grid": {"theory": [*alpha_range, theory_points],
                        "simulation": [*alpha_range, sim_points], "ranges": ALPHA_RANGES},
-        "simulation": {"trials": trials, "seed": seed, "method": method} if simulate else None,
+        "simulation": {"trials": trials, "seed": seed, "method": method,
+                       "panels": list(panels_shown if sim_panels is None else sim_panels)}
+        if simulate else None,
         "versions": versions(),
     }
     if sim_rows:  # (quantity names of their own: the finite-size re-run is isotropic only)
