@@ -478,7 +478,8 @@ class TaskEstimate:
         lines += [
             f"covariance model: {self.general.kind} ({what}; THEORY §9, §11)",
             f"target covariance from {where}",
-            "Ledoit-Wolf shrinkage: " + ", ".join(f"{k} {s:.3g}" for k, s in
+            ("covariance shrinkage (given): " if self.settings.get("shrinkage_given") is not None
+             else "Ledoit-Wolf shrinkage: ") + ", ".join(f"{k} {s:.3g}" for k, s in
                                                   g["covariance_shrinkage"].items()),
             f"effective dimension of Cs = {fmt(g['effective_dimension_source_cov'])}, "
             f"of Ct = {fmt(g['effective_dimension_target_cov'])} (of p = {self.p}); "
