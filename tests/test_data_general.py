@@ -411,3 +411,17 @@ def test_digits_general_theory_reproduces_theory_general_section_10(tmp_path):
     fig = digits.plot_transfer([res], n=20)
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert any("general theory" in lab for lab in labels)
+
+
+def test_params_feed_the_general_simulator():
+    """``task.params`` of a general model is a keyword set of ``simulate`` too (THEORY §10):
+    the Monte Carlo of the estimated task agrees with its closed form (4 s.e. + 1/p)."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    rng = np.random.default_rng(9)
+    task = estimate(sample(rng, truth(p=40, shared=False), N=400, n=40, m=2), "class", "labelled")
+    alphas = np.array([0.0, 1.0])
+    res = ra.simulate(alphas, **task.params, **G, trials=400, seed=3, method="direct")
+    th = task.test_accuracy(alphas, **G)
+    assert np.all(np.abs(res.accuracy - th) < 4 * res.accuracy_stderr + 1.0 / task.p)
