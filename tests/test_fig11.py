@@ -59,3 +59,13 @@ def test_isotropic_comparison_is_the_isotropic_theory(tasks):
     want = ra.test_accuracy(alphas, n, P, N=t["N"], mu=1.5 / s, mu_orth=1.2 / s, beta=0.6,
                             gamma=t["gamma"] / sigma2, gamma_src=t["gamma_src"] / sigma2)
     assert np.allclose(ra.test_accuracy(alphas, n, P, **iso), want, rtol=1e-9, atol=0)
+
+
+def test_no_chance_alpha_for_the_orthogonal_source():
+    """m1 = 0: the score mean does not depend on alpha and no alpha reaches chance level, so
+    the summary says nan rather than -m0/m1 of a rounding-level m1 (~1e16)."""
+    d = f11.figure11(p=60, simulate=False, theory_points=5,
+                     panels_shown=("power law", "orthogonal source"))
+    power, orth = d.summary
+    assert np.isfinite(power["chance_alpha"]) and power["chance_alpha"] < 0
+    assert np.isnan(orth["chance_alpha"]) and np.isnan(orth["isotropic_chance_alpha"])

@@ -11,7 +11,7 @@ from .. import _general, _theory
 from ._common import bar, close, grid, scalar, simulator, tick, versions
 from ._figure import Figure
 from ._record import FigureData
-from ._validation import alpha_star_check, check, z_score
+from ._validation import accuracy_rows, alpha_star_check, check
 
 PANELS = ("power law", "spiked", "Cs != Ct", "class-dependent", "orthogonal source")
 TITLES = {"power law": "power-law spectrum", "spiked": "spiked",
@@ -128,7 +128,7 @@ def figure11(
     sim_points=13,
     simulate=True,
     sim_panels=None,
-    trials=500,
+    trials=2000,
     seed=1101,
     rotation_seed=11,
     method="direct",
@@ -170,17 +170,13 @@ def figure11(
             s[key + "accuracy_at_optimal"] = scalar(_theory.test_accuracy(a_star, n, p, **kw))
             s[key + "accuracy_at_0"] = scalar(_theory.test_accuracy(0.0, n, p, **kw))
             s[key + "accuracy_at_1"] = scalar(_theory.test_accuracy(1.0, n, p, **kw))
-            s[key + "chance_alpha"] = scalar(_theory.chance_alpha(n, p, **kw))
+            s[key + "chance_alpha"] = _chance_alpha(n, p, kw)
         if simulate and (sim_panels is None or name in sim_panels):
             res = ra.simulate(grid(lo, hi, sim_points), n, p, **_dense(task), trials=trials,
                               seed=seed + i, method=method)
-            th = _theory.test_accuracy(res.alpha, n, p, **task)
-            z = z_score(res.accuracy, res.accuracy_stderr, th)
-            for a, y, e, t, zz in zip(res.alpha, res.accuracy, res.accuracy_stderr, th, z):
-                row = {"series": "simulation", "panel": name, "alpha": a, "value": y,
-                       "stderr": e, "theory": t, "z": zz}
-                fd.rows.append(row)
-                sim_rows.append(row)
+            rows = accuracy_rows(res, _theory.test_accuracy(res.alpha, n, p, **task), panel=name)
+            fd.rows += rows
+            sim_rows += rows
             s["sim_optimal_alpha"] = scalar(res.optimal_alpha)
             s["sim_optimal_alpha_stderr"] = scalar(res.optimal_alpha_stderr)
         fd.summary.append(s)
@@ -208,6 +204,17 @@ def figure11(
                                           quantity="optimal alpha, general covariances"))
     fd.seconds = time.perf_counter() - t0
     return fd
+
+
+def _chance_alpha(n, p, task):
+    """THEORY §9.5's ``-m0/m1``; ``nan`` (JSON ``null``) where ``m1`` vanishes to rounding
+    (``|m1| <= 1e-12 |m0|``): the orthogonal source, whose score mean does not depend on alpha,
+    so that no alpha reaches chance level (``-m0/m1`` of a rounding-level ``m1`` would be a
+    meaningless ~1e16)."""
+    c = _general.score_coefficients(n, p, **task)
+    if abs(float(c.m1)) <= 1e-12 * abs(float(c.m0)):
+        return float("nan")
+    return scalar(_theory.chance_alpha(n, p, **task))
 
 
 def _dense(task):
@@ -281,7 +288,7 @@ def render11(d, fig):
 
 FIGURES = (
     Figure(11, figure11, render11, (11.0, 6.6), simulated=True, settings={
-        "full": dict(trials=500),
+        "full": dict(trials=2000),
         "quick": dict(trials=100, sim_points=7),
         "tiny": dict(p=60, trials=10, sim_points=5, panels_shown=("Cs != Ct",)),
     }),

@@ -8,7 +8,7 @@ from .. import _theory
 from ._common import bar, close, grid, grid_params, scalar, simulator, tick, versions
 from ._figure import Figure
 from ._record import FigureData, same
-from ._validation import alpha_star_check, check, z_score
+from ._validation import accuracy_rows, alpha_star_check, check
 
 
 def figure1(
@@ -66,13 +66,9 @@ def figure1(
             res = ra.simulate(
                 sim_alpha, n, p, **task, trials=trials, seed=seed + i, method=method
             )
-            th = _theory.test_accuracy(res.alpha, n, p, **task)
-            z = z_score(res.accuracy, res.accuracy_stderr, th)
-            for a, y, e, t, zz in zip(res.alpha, res.accuracy, res.accuracy_stderr, th, z):
-                row = {"series": "simulation", "beta": beta, "alpha": a, "value": y,
-                       "stderr": e, "theory": t, "z": zz}
-                fd.rows.append(row)
-                sim_rows.append(row)
+            rows = accuracy_rows(res, _theory.test_accuracy(res.alpha, n, p, **task), beta=beta)
+            fd.rows += rows
+            sim_rows += rows
             s["sim_optimal_alpha"] = scalar(res.optimal_alpha)
             s["sim_optimal_alpha_stderr"] = scalar(res.optimal_alpha_stderr)
         fd.summary.append(s)

@@ -28,6 +28,16 @@ def z_score(sim, stderr, theory):
         return np.where(stderr > 0, (sim - theory) / stderr, np.nan)
 
 
+def accuracy_rows(res, theory, **where) -> list:
+    """The rows of one simulated accuracy curve: per alpha of the simulation result ``res``,
+    ``series="simulation"``, the labels ``where`` (e.g. ``beta=0.5``), ``alpha``, the simulated
+    accuracy ``value`` with its ``stderr``, the ``theory`` and :func:`z_score`."""
+    z = z_score(res.accuracy, res.accuracy_stderr, theory)
+    return [{"series": "simulation", **where, "alpha": a, "value": y, "stderr": e, "theory": t,
+             "z": zz} for a, y, e, t, zz in zip(res.alpha, res.accuracy, res.accuracy_stderr,
+                                                theory, z)]
+
+
 def noise_max_z(points: int, level: float = 0.95) -> float:
     """The ``level`` quantile of ``max |z|`` over ``points`` independent standard normals.
 
