@@ -468,7 +468,8 @@ def build_parser() -> _Parser:
                    help="Monte Carlo trials per simulated point for every figure (default: 2000 "
                         "(4000 for figure 8), 200 with --quick)")
     r.add_argument("--figures", type=_figure_list, metavar="LIST",
-                   help=f"only these figures, e.g. 1,6 (default: all {n_figures})")
+                   help=f"only these figures, e.g. 1,6 (default: all {n_figures}); VALIDATION.md "
+                        "keeps the other figures' checks from their JSON files in --out")
     r.add_argument("--no-pdf", action="store_true", help="PNG only")
     r.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
 

@@ -64,3 +64,26 @@ def test_noise_max_z():
     # many points: P(max |z| <= t) = (1 - 2 Phi(-t))^points = 0.95
     t = experiments.noise_max_z(50)
     assert (math.erf(t / math.sqrt(2))) ** 50 == pytest.approx(0.95, rel=1e-9)
+
+
+def test_a_selection_keeps_the_other_figures_checks(tmp_path):
+    """``reproduce(figures=[2])`` rewrites VALIDATION.md with the checks of the other figures
+    read back from their JSON records in the folder (a non-finite check value included), and
+    says which rows those are."""
+    from rmt_alpha.experiments._validation import check
+
+    rows = [{"alpha": a, "value": 0.7 + d, "stderr": 0.01, "theory": 0.7, "z": d / 0.01}
+            for a, d in [(0.0, 0.012), (1.0, -0.005)]]
+    flat = [{"alpha": 0.0, "value": 0.7, "stderr": 0.0, "theory": 0.7, "z": float("nan")}]
+    other = FigureData("fig1_x", 1, "t", checks=[check("accuracy", rows, trials=10, p=20),
+                                                 check("score mean", flat, trials=10, p=20)])
+    other.to_json(tmp_path / "fig1_x.json")
+    experiments.reproduce(str(tmp_path), mode="tiny", figures=[2], pdf=False, progress=False,
+                          log=None)
+    text = (tmp_path / "VALIDATION.md").read_text()
+    alone = experiments.validation_markdown([other])
+    kept = [line for line in alone.splitlines() if line.startswith(("| 1 |", "* figure 1,"))]
+    assert len(kept) == 4 and all(line in text.splitlines() for line in kept)
+    assert "| 1 | accuracy | 2 | 10 | 20 | 1.20 |" in text and "no standard error" in text
+    assert "| 2 | " in text and "theory only" in text
+    assert "This run computed figure 2; the rows of figure 1 are" in text

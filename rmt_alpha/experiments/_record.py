@@ -78,6 +78,15 @@ class FigureData:
             json.dump(self.to_json_dict(), f, indent=2, allow_nan=False)
             f.write("\n")
 
+    @classmethod
+    def from_json(cls, path) -> FigureData:
+        """The record that :meth:`to_json` wrote, without the rows (they are in the CSV);
+        in the checks, the ``null`` of a non-finite value is ``nan`` again."""
+        with open(path) as f:
+            d = json.load(f)
+        return cls(d["name"], d["figure"], d["title"], params=d["params"], summary=d["summary"],
+                   checks=_nan(d["checks"]), seconds=d["seconds"])
+
 
 def same(a, b) -> bool:
     """Equality of table values, floats to a relative 1e-12."""
@@ -101,6 +110,16 @@ def _csv_value(x) -> str:
     if isinstance(x, (float, np.floating)):
         return "nan" if math.isnan(x) else format(float(x), ".10g")
     return str(x)
+
+
+def _nan(x):
+    """``None`` -> ``nan`` in nested dicts and lists (the inverse of :func:`_jsonable` for the
+    numbers of a check)."""
+    if isinstance(x, dict):
+        return {k: _nan(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_nan(v) for v in x]
+    return float("nan") if x is None else x
 
 
 def _jsonable(x):

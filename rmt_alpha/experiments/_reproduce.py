@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import time
 
 from ._figure import MODES
+from ._record import FigureData
 from ._registry import FIGURES
 from ._validation import finite_size_check, has_finite_size_check, validation_markdown
 
@@ -32,7 +34,10 @@ def reproduce(out="figures", *, mode="full", trials=None, figures=None, pdf=True
 
     Every check whose ``max |z|`` is above the noise level gets a :func:`finite_size_check`
     of its worst point (``finite_size``: run them; default: in the full mode only).
-    Returns the list of :class:`FigureData`. Needs JAX float64 enabled for the simulations.
+    With ``figures`` (a selection), ``VALIDATION.md`` keeps the checks of the other figures
+    whose JSON records are in ``out`` (:func:`recorded`), marked as such.
+    Returns the list of computed :class:`FigureData`. Needs JAX float64 enabled for the
+    simulations.
     """
     if finite_size is None:
         finite_size = mode == "full"
@@ -64,6 +69,19 @@ def reproduce(out="figures", *, mode="full", trials=None, figures=None, pdf=True
         if log:
             log(f"figure {num}: {base}.png ({data.seconds:.1f} s)")
     seconds = time.perf_counter() - t0
+    kept = recorded(out, exclude=numbers) if figures else []
     with open(os.path.join(out, "VALIDATION.md"), "w") as f:
-        f.write(validation_markdown(results, command=command, seconds=seconds))
+        f.write(validation_markdown(results + kept, command=command, seconds=seconds,
+                                    recorded=[d.number for d in kept]))
     return results
+
+
+def recorded(out, *, exclude=()) -> list:
+    """The :class:`FigureData` records (``FigureData.from_json``) of the registered figures
+    not in ``exclude`` that have exactly one ``fig<number>_*.json`` in ``out``."""
+    found = []
+    for num in sorted(set(FIGURES) - set(exclude)):
+        paths = glob.glob(os.path.join(glob.escape(out), f"fig{num}_*.json"))
+        if len(paths) == 1:
+            found.append(FigureData.from_json(paths[0]))
+    return found

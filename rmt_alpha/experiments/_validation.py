@@ -217,9 +217,12 @@ def _verdict(c) -> str:
             f"{rel * c['p']:.2f}/p")
 
 
-def validation_markdown(figures, *, command=None, seconds=None) -> str:
-    """The ``VALIDATION.md`` report for a list of :class:`FigureData`."""
+def validation_markdown(figures, *, command=None, seconds=None, recorded=()) -> str:
+    """The ``VALIDATION.md`` report for a list of :class:`FigureData`; ``recorded``: the
+    numbers of the figures that this run did not compute (their checks come from their JSON
+    records of earlier runs, which the report says)."""
     by_number = {f.number: f for f in figures}
+    computed = sorted(set(by_number) - set(recorded))
     lines = [
         "# Theory vs simulation",
         "",
@@ -227,6 +230,16 @@ def validation_markdown(figures, *, command=None, seconds=None) -> str:
         + (f" in {seconds:.0f} s on {os.cpu_count()} CPU cores" if seconds is not None else "")
         + f" (rmt_alpha {versions()['rmt_alpha']}). Do not edit by hand.",
         "",
+    ]
+    if recorded:
+        lines += [
+            f"This run computed figure{'s' if len(computed) > 1 else ''} "
+            f"{', '.join(map(str, computed))}; the rows of figure{'s' if len(recorded) > 1 else ''} "
+            f"{', '.join(map(str, sorted(recorded)))} are the checks of their own earlier runs, "
+            "read from their JSON records (`figN_*.json`) beside this file.",
+            "",
+        ]
+    lines += [
         "For every simulated point, `z = (simulation − theory) / standard error`; the table gives "
         "the largest `|z|` and the largest absolute gap `|theory − simulation|` over the points of "
         "each figure. The *noise level* column is the 95 % quantile of the largest `|z|` of that "
