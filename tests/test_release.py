@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import venv
 import zipfile
 from pathlib import Path
@@ -183,6 +184,10 @@ def test_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "rmt_alpha").rglob("*.py")}
     assert modules <= set(names), modules - set(names)
     assert "rmt_alpha/py.typed" in names
+    # the licence the metadata names travels with both artifacts
+    assert any(n.endswith(".dist-info/LICENSE") or "/licenses/LICENSE" in n for n in names)
+    with tarfile.open(sdists[0]) as tar:
+        assert any(n.endswith("/LICENSE") for n in tar.getnames())
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "rmt-alpha = rmt_alpha.cli:main" in zipfile.ZipFile(wheels[0]).read(entry_points).decode()
 
