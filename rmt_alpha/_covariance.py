@@ -177,8 +177,12 @@ class _LRU:
                 self.bytes -= size
 
 
-_EIGH_CACHE = _LRU(max_bytes=2**28)
-_PAIR_CACHE = _LRU(max_bytes=2**28)
+# 1 GiB each: room for a source and a target covariance of p = 4096 (256 MiB per entry: the
+# matrix and its eigenvectors) and their pair products. With 256 MiB two such covariances
+# evicted each other and every call factorised both again (p = 3072: 11-12 s per call).
+CACHE_BYTES = 2**30
+_EIGH_CACHE = _LRU(max_bytes=CACHE_BYTES)
+_PAIR_CACHE = _LRU(max_bytes=CACHE_BYTES)
 
 
 def pair_cached(kind, a, b, compute):

@@ -764,3 +764,26 @@ def test_dense_factorisations_are_reused_by_content():
     np.testing.assert_allclose(ra.test_accuracy(0.7, 30, P, **scaled),
                                ra.test_accuracy(0.7, 30, P, **dict(kw, target_cov=_rot(LT))),
                                rtol=1e-12)
+
+
+def test_source_and_target_factorisations_stay_cached_together(monkeypatch):
+    """Repeated calls with the same two dense covariances factorise neither again, and the
+    cache has room for both at p = 4096 (before, two 4096 x 4096 entries evicted each other
+    and every call redid both eigendecompositions: 11-12 s per call at p = 3072)."""
+    from rmt_alpha import _covariance
+
+    calls = []
+    eigh = np.linalg.eigh
+    monkeypatch.setattr(np.linalg, "eigh", lambda a: calls.append(a.shape) or eigh(a))
+    Cs, Ct = _rot(LT), _rot(LT)[::-1, ::-1].copy()
+    kw = dict(N=300, source_mean=BASE["source_mean"], target_mean=BASE["target_mean"],
+              source_cov=Cs, target_cov=Ct, gamma=0.3, gamma_src=1.0)
+    first = ra.test_accuracy(0.7, 30, P, **kw)
+    done = len(calls)
+    assert ra.test_accuracy(0.7, 30, P, **kw) == first
+    assert len(calls) == done
+    entry = 2 * 4096**2 * 8  # the matrix and its eigenvectors
+    cache = _covariance._LRU(_covariance.CACHE_BYTES)
+    cache.put("source", 1, entry)
+    cache.put("target", 2, entry)
+    assert cache.get("source") == 1 and cache.get("target") == 2
