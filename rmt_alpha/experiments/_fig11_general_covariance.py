@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from .. import _general, _theory
-from ._common import bar, close, grid, scalar, simulator, tick, versions
+from ._common import bar, close, grid, grid_params, scalar, simulator, tick, versions
 from ._figure import Figure
 from ._record import FigureData
 from ._validation import accuracy_rows, alpha_star_check, check
@@ -101,18 +101,20 @@ def panels(p, *, seed=11):
     return out
 
 
+def _map_covariances(task, f):
+    """``task`` with ``f`` applied to each covariance (both of a class-dependent pair)."""
+
+    def each(C):
+        return tuple(each(c) for c in C) if isinstance(C, tuple) else f(np.asarray(C))
+
+    return {k: (each(val) if k.endswith("_cov") else val) for k, val in task.items()}
+
+
 def isotropic(task):
     """The same task with every covariance replaced by ``(tr C / p) I`` (as a (p,) diagonal):
     the isotropic theory with the same noise levels (THEORY §9.1, C = sigma^2 I)."""
-
-    def level(C):
-        if isinstance(C, tuple):
-            return tuple(level(c) for c in C)
-        C = np.asarray(C)
-        sigma2 = np.trace(C) / C.shape[0] if C.ndim == 2 else C.mean()
-        return np.full(C.shape[0], sigma2)
-
-    return {k: (level(val) if k.endswith("_cov") else val) for k, val in task.items()}
+    return _map_covariances(task, lambda C: np.full(C.shape[0], np.trace(C) / C.shape[0]
+                                                    if C.ndim == 2 else C.mean()))
 
 
 ALPHA_RANGES = {"orthogonal source": (-1.5, 4.5)}
@@ -191,8 +193,8 @@ def figure11(
         "means": "mu_s = 1.5 e1, mu_t = 0.6*1.5 e1 + 0.8*1.2 e2 (ridge-source panels); "
                  "mu_t = e1 (orthogonal source); e1, e2 smooth profiles (_profiles)",
         "rotation_seed": rotation_seed,
-        "alpha_grid": {"theory": [*alpha_range, theory_points],
-                       "simulation": [*alpha_range, sim_points], "ranges": ALPHA_RANGES},
+        "alpha_grid": {**grid_params(alpha_range, theory_points, sim_points, log=False),
+                       "ranges": ALPHA_RANGES},
         "simulation": {"trials": trials, "seed": seed, "method": method,
                        "panels": list(panels_shown if sim_panels is None else sim_panels)}
         if simulate else None,
@@ -211,22 +213,14 @@ def _chance_alpha(n, p, task):
     (``|m1| <= 1e-12 |m0|``): the orthogonal source, whose score mean does not depend on alpha,
     so that no alpha reaches chance level (``-m0/m1`` of a rounding-level ``m1`` would be a
     meaningless ~1e16)."""
-    c = _general.score_coefficients(n, p, **task)
-    if abs(float(c.m1)) <= 1e-12 * abs(float(c.m0)):
-        return float("nan")
-    return scalar(_theory.chance_alpha(n, p, **task))
+    m0, m1 = (float(x) for x in _general.score_coefficients(n, p, **task)[:2])
+    return float("nan") if abs(m1) <= 1e-12 * abs(m0) else -m0 / m1
 
 
 def _dense(task):
     """The task with (p,) diagonal covariances as (p, p) matrices: the same model, and the
     simulator compiles one program for all shared-covariance ridge-source panels."""
-
-    def dense(C):
-        if isinstance(C, tuple):
-            return tuple(dense(c) for c in C)
-        return np.diag(C) if np.ndim(C) == 1 else C
-
-    return {k: (dense(val) if k.endswith("_cov") else val) for k, val in task.items()}
+    return _map_covariances(task, lambda C: np.diag(C) if C.ndim == 1 else C)
 
 
 def _sizes(task):
