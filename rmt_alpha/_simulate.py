@@ -289,8 +289,7 @@ def _seed_record(seed):
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
         return int(seed)
     key = base_key(seed)
-    return {"key_data": np.asarray(jax.random.key_data(key)).tolist(),
-            "impl": str(jax.random.key_impl(key))}
+    return {"key_data": np.asarray(jax.random.key_data(key)).tolist(), "impl": _key_impl(key)}
 
 
 def _alpha_1d(alpha):
@@ -463,16 +462,19 @@ def _describe(spec, dtype, method):
     return f"{sizes}, {np.dtype(dtype).name}, method='{method}'"
 
 
+# (advice, its chunk_size part) per sampler; the part goes where the "{}" is.
 _WAYS_OUT = {
-    "direct": "use method='reduced' (O(p) memory per trial), a smaller chunk_size, or fewer "
-              "points (n, N, p)",
-    "reduced": "use a smaller chunk_size or a smaller p",
-    "general": "use a smaller chunk_size, fewer points (n, N) or a smaller p",
+    "direct": ("use method='reduced' (O(p) memory per trial), {}or fewer points (n, N, p)",
+               "a smaller chunk_size, "),
+    "reduced": ("use {}a smaller p", "a smaller chunk_size or "),
+    "general": ("use {}fewer points (n, N) or a smaller p", "a smaller chunk_size, "),
 }
 
 
-def _ways_out(spec, method):
-    return _WAYS_OUT["general" if _general(spec) else method]
+def _ways_out(spec, method, *, chunk_size=True):
+    """How to make a run fit; ``chunk_size=False`` for an entry point without that argument."""
+    advice, chunk = _WAYS_OUT["general" if _general(spec) else method]
+    return advice.format(chunk if chunk_size else "")
 
 
 def _sharded(fn, devices, impl, n_replicated):
@@ -1031,7 +1033,7 @@ def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
         host=2 * 8 * samples * trials,  # the float64 samples, gathered then reshaped
         replicated=_replicated_bytes(spec, itemsize), cap=_chunk_cap(method, spec),
         detail=_describe(spec, jdtype, method) + f", {trials} trials x {samples} scores",
-        ways_out=_ways_out(spec, method).replace(", a smaller chunk_size", "")
+        ways_out=_ways_out(spec, method, chunk_size=False)
         + ", or fewer trials, test_points or alphas")
     static, names, values = _split_spec(spec)
     program = _scores_program(sampler, static, names, np.dtype(jdtype).name, test_points,
