@@ -34,8 +34,12 @@ def normal(key, shape, dtype):
     seed (rounded to float32): ``dtype`` changes the arithmetic precision, not the trials.
     Without x64 the draws are float32.
     """
-    draw = jnp.float64 if jax.config.read("jax_enable_x64") else dtype
-    return jax.random.normal(key, shape, dtype=draw).astype(dtype)
+    return jax.random.normal(key, shape, dtype=draw_dtype(dtype)).astype(dtype)
+
+
+def draw_dtype(dtype):
+    """The dtype random numbers are drawn in: float64 under x64, else ``dtype``."""
+    return jnp.float64 if jax.config.read("jax_enable_x64") else dtype
 
 
 def _cholesky_solve(A, B):

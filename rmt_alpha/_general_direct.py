@@ -44,9 +44,9 @@ from typing import NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.linalg import cho_solve
 
-from ._direct import _ridge_flops, normal, ridge_weight, target_weights
+from ._direct import (_cholesky_solve, _ridge_flops, draw_dtype, normal, ridge_weight,
+                      target_weights)
 
 ROUTES = ("auto", "direct", "wishart")
 
@@ -127,11 +127,6 @@ def factors(covs) -> tuple:
     return tuple(factor(c) for c in covs)
 
 
-def _draw(dtype):
-    """Random numbers are drawn in float64 under x64 (as :func:`rmt_alpha._direct.normal`)."""
-    return jnp.float64 if jax.config.read("jax_enable_x64") else dtype
-
-
 def _times_factor_rows(F, Z):
     """Rows ``F z_i`` of the rows ``z_i`` of ``Z`` (m x p)."""
     return Z * F[None, :] if F.ndim == 1 else Z @ F.T
@@ -157,10 +152,10 @@ def _bartlett(key, dof, p, dtype):
     """``L`` (p x p) with ``L L^T ~ Wishart_p(I, dof)``, ``dof`` a traced integer >= 0
     (zero columns past ``dof``: the singular Wishart)."""
     k_c, k_n = jax.random.split(key)
-    k = jnp.arange(1, p + 1, dtype=_draw(dtype))
+    k = jnp.arange(1, p + 1, dtype=draw_dtype(dtype))
     active = k <= dof
     shape = jnp.where(active, 0.5 * (dof - k + 1.0), 1.0)
-    chi = jnp.sqrt(2.0 * jax.random.gamma(k_c, shape, dtype=_draw(dtype)))
+    chi = jnp.sqrt(2.0 * jax.random.gamma(k_c, shape, dtype=draw_dtype(dtype)))
     off = jnp.tril(normal(k_n, (p, p), dtype), -1)
     L = off * active[None, :].astype(dtype) + jnp.diag(jnp.where(active, chi, 0.0).astype(dtype))
     return L
@@ -168,8 +163,8 @@ def _bartlett(key, dof, p, dtype):
 
 def _counts(key, m, K, dtype):
     if K == 1:
-        return (jnp.asarray(m, dtype=_draw(dtype)),)
-    m_plus = jax.random.binomial(key, jnp.asarray(m, dtype=_draw(dtype)), 0.5, dtype=_draw(dtype))
+        return (jnp.asarray(m, dtype=draw_dtype(dtype)),)
+    m_plus = jax.random.binomial(key, jnp.asarray(m, dtype=draw_dtype(dtype)), 0.5, dtype=draw_dtype(dtype))
     return (m_plus, m - m_plus)
 
 
@@ -191,10 +186,6 @@ def _scatter(key, m, mean, fac, dtype):
 
 def _wishart(spec, m):
     return spec.route == "wishart" or (spec.route == "auto" and m > spec.p)
-
-
-def _cholesky_solve(H, B):
-    return cho_solve((jnp.linalg.cholesky(H), True), B)
 
 
 def trial_weights(key, spec: GeneralSpec, dtype):
