@@ -111,7 +111,7 @@ def cpu(args):
     rows = []
     for p in (int(x) for x in args.ps.split(",")):
         s = _sizes(p)
-        dof = np.concatenate([_reduced._plan(s["N"], p, False).dof, _reduced._plan(s["n"], p, True).dof])
+        dof = np.concatenate([_reduced._plan(s["N"], p).dof, _reduced._plan(s["n"], p).dof])
         dof = np.maximum(dof, 1)
         trials = args.trials_for.get(p, max(64, int(2e7 // p)))
         chunk = _default_chunk("reduced", p)
@@ -236,7 +236,7 @@ def profile(args):
             jax.block_until_ready(f(keys))
             best = min(best, time.process_time() - c0)
         rows_total = min(p, s["N"]) + min(p, s["n"])
-        dof = np.maximum(np.concatenate([R._plan(s["N"], p, False).dof, R._plan(s["n"], p, True).dof]), 1)
+        dof = np.maximum(np.concatenate([R._plan(s["N"], p).dof, R._plan(s["n"], p).dof]), 1)
         gen = np.random.default_rng(0)
         c0 = time.process_time()
         for _ in range(16):

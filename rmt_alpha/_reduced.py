@@ -368,15 +368,14 @@ class _Plan(NamedTuple):
 
     n: int
     p: int
-    frame: bool
     p1: int
     p2: int
     dof: np.ndarray
 
 
-def _plan(n: int, p: int, frame: bool) -> _Plan:
+def _plan(n: int, p: int) -> _Plan:
     dof_d, dof_e = _bidiagonal_dof(n - 1, p)
-    return _Plan(n, p, frame, dof_d.size, p - dof_d.size, np.concatenate([dof_d, dof_e]))
+    return _Plan(n, p, dof_d.size, p - dof_d.size, np.concatenate([dof_d, dof_e]))
 
 
 def _block_rows() -> int:
@@ -557,7 +556,7 @@ def _source(k0, k1, spec, dtype, block):
     def mean_frame(chi2, normals):  # u~_bar = (a, b) on (mu, mu_perp) plus a rest R
         return _mean_frame(mu + normals[1, 0] / sqn, normals[1, 1] / sqn, chi2[0, 0] / N)
 
-    plan = _plan(N, p, frame=False)
+    plan = _plan(N, p)
     (chi2, normals), rho1, rho1d, *_ = _stage(
         k0, k1, _SOURCE, plan, N * gamma, lambda *e: N * mean_frame(*e)[0], 0.0, 0,
         [(p - 2, max(p - 3, 0)), (0, 0), (0, 0)],
@@ -616,7 +615,7 @@ def trial_stats_batch(keys, spec: SimSpec, dtype=jnp.float64, block=None):
     c1 = jnp.where(positive, s / jnp.where(positive, sqrt_m, 1.0), jnp.sqrt(r))
     c2 = jnp.where(positive, jnp.sqrt(jnp.maximum(r - c1 * c1, 0.0)), 0.0)
 
-    plan = _plan(n, p, frame=True)
+    plan = _plan(n, p)
     rhs = 2 if p >= 3 else 1
     sqn = math.sqrt(n)
 

@@ -185,7 +185,7 @@ WISHART_CASES = ((12, 5), (12, 11), (12, 12), (12, 13), (6, 30))  # (p, m): p > 
 def _bidiagonal_samples(K=4000):
     """Squared bidiagonal entries ``(d^2, e^2)`` for every case of WISHART_CASES, laid out
     as the sampler's stages use them (``_plan(...).dof``: diagonal, then sub-diagonal)."""
-    plans = [_reduced._plan(m + 1, p, frame=True) for p, m in WISHART_CASES]
+    plans = [_reduced._plan(m + 1, p) for p, m in WISHART_CASES]
     dof = np.concatenate([q.dof for q in plans])
 
     def draw(key):
