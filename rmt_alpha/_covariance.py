@@ -117,6 +117,11 @@ def _validate_one(name, x, p):
                 f"{a.min():.3g}"
             )
         return Cov(name, np.maximum(a, 0.0))
+    # the cache holds only matrices that passed the checks below: a hit skips them
+    key = (a.shape, hashlib.blake2b(np.ascontiguousarray(a).data, digest_size=16).digest())
+    cached = _EIGH_CACHE.get(key)
+    if cached is not None:
+        return Cov(name, *cached)
     scale = np.max(np.abs(a))
     asym = np.max(np.abs(a - a.T))
     if asym > SYMMETRY_RTOL * scale:
@@ -124,10 +129,6 @@ def _validate_one(name, x, p):
             f"{name} must be symmetric (max |C - C^T| = {asym:.3g}, "
             f"relative {asym / scale:.3g} > {SYMMETRY_RTOL:g})"
         )
-    key = (a.shape, hashlib.blake2b(np.ascontiguousarray(a).data, digest_size=16).digest())
-    cached = _EIGH_CACHE.get(key)
-    if cached is not None:
-        return Cov(name, *cached)
     a = 0.5 * (a + a.T)
     lam, U = np.linalg.eigh(a)
     norm = np.max(np.abs(lam))
