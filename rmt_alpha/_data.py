@@ -497,7 +497,8 @@ def _isotropic_as_general(kw, p):
     """An isotropic keyword set (ridge source, or fixed source ``M, s, r``) as the general set
     with unit covariances and vectors in the plane ``e_1, e_2`` (THEORY §1: only the norms and
     the inner product matter)."""
-    e1, e2 = np.eye(p)[0], np.eye(p)[min(1, p - 1)]
+    e1, e2 = np.zeros(p), np.zeros(p)  # unit vectors, without a p x p identity
+    e1[0], e2[min(1, p - 1)] = 1.0, 1.0
     ones = np.ones(p)
     if "mu" in kw:
         mu, mo, beta = kw.pop("mu"), kw.pop("mu_orth"), kw.pop("beta")
