@@ -253,16 +253,13 @@ def _cmd_optimal_alpha(parser, args):
         if getattr(args, flag) is not None:
             parser.error(f"argument {FLAGS[flag]}: only with --tune-gamma")
     task = _task(parser, args)
-    try:
-        a_star = float(ra.optimal_alpha(args.n, args.p, **task))
-        a_bar = float(ra.chance_alpha(args.n, args.p, **task))
-        acc = ra.test_accuracy(np.array([a_star, 1.0, 0.0]), args.n, args.p, **task)
-        src = None
-        if "N" in task:
-            src = float(ra.source_accuracy(args.p, N=task["N"], mu=task["mu"], beta=task["beta"],
-                                           gamma_src=task["gamma_src"]))
-    except (ValueError, TypeError) as exc:
-        parser.fail(exc)
+    a_star = float(ra.optimal_alpha(args.n, args.p, **task))
+    a_bar = float(ra.chance_alpha(args.n, args.p, **task))
+    acc = ra.test_accuracy(np.array([a_star, 1.0, 0.0]), args.n, args.p, **task)
+    src = None
+    if "N" in task:
+        src = float(ra.source_accuracy(args.p, N=task["N"], mu=task["mu"], beta=task["beta"],
+                                       gamma_src=task["gamma_src"]))
     kind = "ridge source" if "N" in task else "fixed source"
     out = {
         "optimal_alpha": a_star,
@@ -301,10 +298,6 @@ def _report(args, out, task, kind, rows, context=""):
     return 0
 
 
-def _limit_text(x) -> str:
-    return "inf" if x == math.inf else "-inf" if x == -math.inf else f"{x:.6g}"
-
-
 def _json_limit(x):
     """A JSON value for a number that may be infinite (JSON has no infinity): the string
     ``"inf"`` or ``"-inf"``."""
@@ -318,10 +311,7 @@ def _cmd_tune_gamma(parser, args):
     task = _task(parser, args, tuned_gamma=True)
     bounds = {"gamma_min": 0.0 if args.gamma_min is None else args.gamma_min,
               "gamma_max": math.inf if args.gamma_max is None else args.gamma_max}
-    try:
-        res = ra.optimal_alpha_gamma(args.n, args.p, **task, **bounds)
-    except (ValueError, TypeError) as exc:
-        parser.fail(exc)
+    res = ra.optimal_alpha_gamma(args.n, args.p, **task, **bounds)
     kind = "ridge source" if "N" in task else "fixed source"
     out = {k: _json_limit(v) for k, v in res._asdict().items()}
     out["gamma_range"] = [bounds["gamma_min"], _json_limit(bounds["gamma_max"])]
@@ -329,16 +319,16 @@ def _cmd_tune_gamma(parser, args):
              if res.gamma == math.inf else
              "the limit gamma -> 0 (minimum norm)" if res.gamma == 0 else "interior")
     rows = [
-        ("joint optimum           alpha**", _limit_text(res.alpha)),
-        ("                        gamma**", f"{_limit_text(res.gamma)}   ({where})"),
-        ("                  alpha** gamma**", _limit_text(res.alpha_gamma)),
+        ("joint optimum           alpha**", f"{res.alpha:.6g}"),
+        ("                        gamma**", f"{res.gamma:.6g}   ({where})"),
+        ("                  alpha** gamma**", f"{res.alpha_gamma:.6g}"),
         ("accuracy, alpha and gamma tuned", f"{res.accuracy:.6f}"),
         ("accuracy, alpha = 1 (fine-tuning)", f"{res.accuracy_fine_tuning:.6f}   (gamma = "
-         f"{_limit_text(res.gamma_fine_tuning)})"),
+         f"{res.gamma_fine_tuning:.6g})"),
         ("accuracy, alpha = 0 (no source)", f"{res.accuracy_no_transfer:.6f}   (gamma = "
-         f"{_limit_text(res.gamma_no_transfer)})"),
+         f"{res.gamma_no_transfer:.6g})"),
     ]
-    context = f"; gamma tuned in [{bounds['gamma_min']:g}, {_limit_text(bounds['gamma_max'])}]"
+    context = f"; gamma tuned in [{bounds['gamma_min']:g}, {bounds['gamma_max']:.6g}]"
     return _report(args, out, task, kind, rows, context)
 
 
@@ -349,21 +339,15 @@ def _cmd_curve(parser, args):
     alpha = args.alpha
     if args.out not in (None, "-"):
         parser.writable("--out", args.out)
-    try:
-        acc = np.atleast_1d(ra.test_accuracy(alpha, args.n, args.p, **task))
-        mean, e2 = (np.atleast_1d(x) for x in ra.score_moments(alpha, args.n, args.p, **task))
-    except (ValueError, TypeError) as exc:
-        parser.fail(exc)
+    acc = np.atleast_1d(ra.test_accuracy(alpha, args.n, args.p, **task))
+    mean, e2 = (np.atleast_1d(x) for x in ra.score_moments(alpha, args.n, args.p, **task))
     cols = {"alpha": alpha, "accuracy": acc, "score_mean": mean, "score_second_moment": e2}
     if args.simulate:
         _enable_x64()
         if not hasattr(ra, "simulate"):
             parser.error("argument --simulate: this installation has no Monte Carlo (rmt_alpha.simulate)")
-        try:
-            res = ra.simulate(alpha, args.n, args.p, **task, trials=args.trials, seed=args.seed,
-                              method=args.method, progress=args.progress)
-        except (ValueError, TypeError) as exc:
-            parser.fail(exc)
+        res = ra.simulate(alpha, args.n, args.p, **task, trials=args.trials, seed=args.seed,
+                          method=args.method, progress=args.progress)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = (res.accuracy - acc) / res.accuracy_stderr
         cols.update({
