@@ -313,7 +313,7 @@ class TaskEstimate:
         ``alignment = w~^T b``, unbiased, clipped to Cauchy-Schwarz) or the general fixed
         source set (``target_mean``, ``target_cov`` of the estimate).
         """
-        dc.check_choice("source_model", source_model, ("ridge", "trained"))
+        v.one_of("source_model", source_model, ("ridge", "trained"))
         nn = self.n if n is None else n
         if source_model == "ridge":
             return dict(self.params, n=nn, gamma=gamma, gamma_src=gamma_src)
@@ -639,9 +639,9 @@ def estimate_task(X_source: ArrayLike, y_source: ArrayLike, X_target: ArrayLike,
 
 def _covariance_options(covariance, target_covariance, X_target_unlabelled, features):
     """Validated ``covariance``, ``target_covariance`` and unlabelled rows (``Xu``)."""
-    dc.check_choice("covariance", covariance, dc.COVARIANCES)
+    v.one_of("covariance", covariance, dc.COVARIANCES)
     if target_covariance is not None:
-        dc.check_choice("target_covariance", target_covariance, dc.TARGET_COVARIANCES)
+        v.one_of("target_covariance", target_covariance, dc.TARGET_COVARIANCES)
     Xu = None
     if X_target_unlabelled is not None:
         Xu = _features("X_target_unlabelled", X_target_unlabelled)

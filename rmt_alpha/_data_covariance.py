@@ -105,10 +105,6 @@ def debiased_mean(h, tau):
     return h * np.sqrt(max(h2 - tau, 0.0) / h2) if h2 > 0 else h.copy()
 
 
-def check_choice(name, value, choices):
-    return v.one_of(name, value, choices)
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class CovarianceModel:
     """The general-covariance estimate of a task (THEORY §11): the mean vectors and covariances
@@ -141,9 +137,10 @@ class CovarianceModel:
         return float(np.sum(traces * self.inv_counts) if traces.size == 2
                      else traces[0] * np.sum(self.inv_counts)) / 4
 
-    def at(self, a, b, traces):
+    def at(self, a, b, traces, *, with_clipped=False):
         """``(source_mean, target_mean, target_cov)`` from ``a``, ``b`` and the target's noise
-        traces (the module docstring's formulas)."""
+        traces (the module docstring's formulas); ``with_clipped``: also the amount
+        :func:`_unlabelled_target` removed (``target_from="unlabelled"`` only)."""
         mu_t = debiased_mean(b, self.tau_t(traces))
         mu_s = debiased_mean(a, self.tau_s)
         levels = None if traces.size == 1 else traces
@@ -153,7 +150,8 @@ class CovarianceModel:
             target_cov = tuple((t / tr_pool) * Cs_pool for t in ts)
             return mu_s, mu_t, target_cov[0] if levels is None else target_cov
         if self.target_from == "unlabelled":
-            return mu_s, mu_t, _unlabelled_target(self.base, mu_t, levels)[0]
+            target_cov, clipped = _unlabelled_target(self.base, mu_t, levels)
+            return (mu_s, mu_t, target_cov) + ((clipped,) if with_clipped else ())
         return mu_s, mu_t, self.target_cov
 
 
@@ -218,10 +216,11 @@ def estimate(kind, target_from, Z, y, Zt, yt, Zu=None, shrinkage=None) -> Covari
         base = cov("target_unlabelled", Zu - Zu.mean(axis=0), Zu.shape[0] - 1)
     model = CovarianceModel(kind, target_from, None, None, source_cov, target_cov, diag,
                             a, b, traces, None, None, None, float(tau_s), 1.0 / ns, base)
-    mu_s, mu_t, target_cov = model.at(a, b, traces)
     if target_from == "unlabelled":
-        clipped = _unlabelled_target(base, mu_t, None)[1]
+        mu_s, mu_t, target_cov, clipped = model.at(a, b, traces, with_clipped=True)
         diag["target_cov_clipped"] = clipped / max(float(np.trace(base)), np.finfo(float).tiny)
+    else:
+        mu_s, mu_t, target_cov = model.at(a, b, traces)
 
     covs_t = target_cov if isinstance(target_cov, tuple) else (target_cov,)
     covs_s = source_cov if isinstance(source_cov, tuple) else (source_cov,)
@@ -274,6 +273,7 @@ def delta_method_se(f, model):
         total += d * d
     return float(np.sqrt(total)) if np.isfinite(total) else float("nan")
 
+
 def source_accuracy(p, *, N, source_mean, source_cov, target_mean, target_cov, gamma_src):
     """Target accuracy of the ridge source classifier used as is, general covariances
     (THEORY §9.4): ``sum_y pi_y Phi(wbar^T mu_t / sqrt(wbar^T Ct_y wbar + tr(Ct_y Sigma~)))``
@@ -281,7 +281,6 @@ def source_accuracy(p, *, N, source_mean, source_cov, target_mean, target_cov, g
     from scipy.special import ndtr
 
     from . import _general
-    from . import _validate as v
     from ._covariance import layout, parse
 
     v.positive_int("N", N)
