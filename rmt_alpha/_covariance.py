@@ -19,6 +19,8 @@ class covariances of one task that do not commute are kept dense (O(p^3)).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import threading
 from collections import OrderedDict
@@ -73,6 +75,30 @@ def parse(name, x, p, memo=None):
             )
         return tuple(_parse_one(f"{name}[{i}]", c, p, memo) for i, c in enumerate(x))
     return (_parse_one(name, x, p, memo),)
+
+
+_SCOPE = contextvars.ContextVar("rmt_alpha_validated_covariances", default=None)
+
+
+@contextlib.contextmanager
+def validated_once():
+    """Inside the block (one thread or task), a covariance passed again as the same object
+    is not validated again (finite, symmetric, its content hash): for a caller that
+    evaluates the closed forms many times on one task and does not change the arrays
+    meanwhile (:func:`rmt_alpha.optimal_alpha_gamma`, about 200 evaluations)."""
+    token = _SCOPE.set({}) if _SCOPE.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _SCOPE.reset(token)
+
+
+def scope_memo():
+    """The ``memo`` of :func:`parse` for one validation: the block's of
+    :func:`validated_once`, else a fresh one."""
+    memo = _SCOPE.get()
+    return {} if memo is None else memo
 
 
 def _parse_one(name, x, p, memo):

@@ -25,7 +25,7 @@ from scipy.optimize import brentq
 from . import _validate as v
 from ._backend import asarray, concrete, finish
 from ._blas import one_blas_thread
-from ._covariance import layout, pair_cached, parse
+from ._covariance import layout, pair_cached, parse, scope_memo
 
 GENERAL_SETS = ("general ridge source", "general fixed source")
 CLASS_WEIGHTS = (0.5, 0.5)  # balanced classes (THEORY §9.1)
@@ -76,7 +76,7 @@ def resolve(kind, n, p, given):
 
 
 def _resolve(kind, n, p, given):
-    memo = {}
+    memo = scope_memo()
     v.vector("target_mean", given["target_mean"], p)
     target_cov = parse("target_cov", given["target_cov"], p, memo)
     for c in target_cov:

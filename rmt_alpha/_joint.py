@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _general, _task, _theory
 from ._backend import asarray, finish, namespace
+from ._covariance import validated_once
 
 if TYPE_CHECKING:
     from ._typing import Array, ArrayLike
@@ -374,6 +375,11 @@ def optimal_alpha_gamma(n: ArrayLike, p: ArrayLike, **kwargs: Any) -> JointOptim
     accuracies are differentiable, and the tuned gammas carry the implicit-function
     derivative where the optimum is interior). Returns a :class:`JointOptimum`.
     """
+    with validated_once():  # ~200 evaluations of one task: its covariances validated once
+        return _optimal_alpha_gamma(n, p, kwargs)
+
+
+def _optimal_alpha_gamma(n, p, kwargs):
     if kwargs.get("gamma") is not None:
         raise TypeError("optimal_alpha_gamma tunes gamma: do not pass gamma "
                         "(gamma_min and gamma_max bound the search)")

@@ -367,3 +367,27 @@ def test_every_keyword_set_has_its_limits():
 def test_bad_sizes():
     with pytest.raises(ValueError, match="n must"):
         ra.optimal_alpha_gamma(0, 400, target_norm2=1.0, alignment=0.5, source_norm2=1.0)
+
+
+def test_dense_covariances_are_validated_once_per_search(monkeypatch):
+    """The search evaluates the closed forms ~200 times on one task: its covariances are
+    validated (finite, symmetric, hashed) once, and only inside the call."""
+    from rmt_alpha import _covariance
+
+    p = 30
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((p, p)) / np.sqrt(p)
+    C = A @ A.T + np.eye(p)
+    mu = np.zeros(p)
+    mu[0] = 1.2
+    kw = dict(N=120, source_mean=mu, target_mean=0.7 * mu + 0.5 * np.eye(p)[1],
+              source_cov=C, target_cov=C, gamma_src=1.0)
+    calls = []
+    validate = _covariance._validate_one
+    monkeypatch.setattr(_covariance, "_validate_one",
+                        lambda *a: calls.append(a[0]) or validate(*a))
+    res = ra.optimal_alpha_gamma(40, p, **kw)
+    assert calls == ["target_cov"]  # Cs is Ct: one object, one validation
+    assert _covariance._SCOPE.get() is None
+    ra.test_accuracy(res.alpha, 40, p, **kw, gamma=res.gamma)  # outside: validated again
+    assert calls == ["target_cov", "target_cov"]
