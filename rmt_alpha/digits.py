@@ -175,6 +175,13 @@ def _mean_se(x, axis=0):
     return x.mean(axis=axis), x.std(axis=axis, ddof=1) / np.sqrt(x.shape[axis])
 
 
+def _with_se(key, x, sfx=""):
+    """``{key: mean, key + "_se": standard error}`` (``sfx`` appended to both) of ``x`` over
+    the draws."""
+    mean, se = _mean_se(x)
+    return {key + sfx: float(mean), key + "_se" + sfx: float(se)}
+
+
 def _interp(alphas, curve, a):
     return float(np.interp(a, alphas, curve, left=np.nan, right=np.nan))
 
@@ -303,12 +310,10 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
         best_alpha=float(alphas[i_best]), best_alpha_se=float(np.std(best_boot, ddof=1)),
         acc_alpha0=float(mean[i0]), acc_alpha0_se=float(se[i0]),
         acc_alpha1=float(mean[i1]), acc_alpha1_se=float(se[i1]),
-        acc_alpha_star=float(acc_draw.mean()),
-        acc_alpha_star_se=float(acc_draw.std(ddof=1) / np.sqrt(trials)),
+        **_with_se("acc_alpha_star", acc_draw),
         acc_pool_alpha_star=float(c["acc_fixed"][:, 0].mean()),
         acc_best=float(mean[i_best]), acc_best_se=float(se[i_best]),
-        gain_vs_alpha1=float(d1.mean()), gain_vs_alpha1_se=float(d1.std(ddof=1) / np.sqrt(trials)),
-        gain_vs_alpha0=float(d0.mean()), gain_vs_alpha0_se=float(d0.std(ddof=1) / np.sqrt(trials)),
+        **_with_se("gain_vs_alpha1", d1), **_with_se("gain_vs_alpha0", d0),
         pred_acc_alpha0=float(th[i0]), pred_acc_alpha1=float(th[i1]),
         pred_acc_alpha_star=float(pool.test_accuracy(a_star, **theory)),
         theory_gap_mean=float(np.mean(np.abs(th - mean))),
@@ -360,14 +365,11 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
                 f"alpha_star_general_draw_q25{sfx}": float(np.quantile(a_g, 0.25)),
                 f"alpha_star_general_draw_q75{sfx}": float(np.quantile(a_g, 0.75)),
                 f"acc_alpha_star_general{sfx}": float(acc_g.mean()),
-                f"gain_general_vs_iso{sfx}": float(dg.mean()),
-                f"gain_general_vs_iso_se{sfx}": float(dg.std(ddof=1) / np.sqrt(trials)),
-                f"gain_general_vs_best{sfx}": float(db.mean()),
-                f"gain_general_vs_best_se{sfx}": float(db.std(ddof=1) / np.sqrt(trials)),
+                **_with_se("gain_general_vs_iso", dg, sfx),
+                **_with_se("gain_general_vs_best", db, sfx),
             })
         dc_ = c["acc_draw_general_c"] - c["acc_draw_general"]
-        row.update(gain_general_c_vs_general=float(dc_.mean()),
-                   gain_general_c_vs_general_se=float(dc_.std(ddof=1) / np.sqrt(trials)))
+        row.update(_with_se("gain_general_c_vs_general", dc_))
         curves.update(theory_general=th_g, theory_general_centred=th_gc,
                       theory_draw_mean_general=c["pred_general"].mean(0),
                       alpha_draw_general=c["a_draw_general"], theory_score_mean_general=m_g,
