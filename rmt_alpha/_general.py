@@ -189,6 +189,16 @@ def shared_blocks(lam, m, g, mu, nu):
     return _blocks((lam,), (1.0,), m, mu, (delta,), q, ((G,),), ((1.0 / h,),))
 
 
+def nu_equation(nu, lam, m, g):
+    """``F(nu) = 1 - g/nu - (1/m) sum lam/(lam + nu)`` (THEORY §9.6; numpy or JAX)."""
+    return 1.0 - g / nu - (lam / (lam + nu)).sum() / m
+
+
+def nu_equation_slope(nu, lam, m, g):
+    """``F'(nu) = g/nu^2 + (1/m) sum lam/(lam + nu)^2`` (positive: F increases)."""
+    return g / (nu * nu) + (lam / ((lam + nu) * (lam + nu))).sum() / m
+
+
 def _nu_numpy(lam, m, g):
     """Root of ``F(nu) = 1 - g/nu - (1/m) sum lam/(lam + nu)`` on ``[g, g + tr C/m]``
     (F increases; THEORY §9.6): brentq, then a Newton step."""
@@ -197,15 +207,14 @@ def _nu_numpy(lam, m, g):
         return g
 
     def F(nu):
-        return 1.0 - g / nu - (lam / (lam + nu)).sum() / m
+        return nu_equation(nu, lam, m, g)
 
     if F(g + tr) <= 0.0:
         # F(g + tr) = (1/m) sum lam^2 / (nu (lam + nu)) > 0 is lost to rounding only when
         # lam/nu < ~1e-8; the root (within (1/m) sum lam^2/nu of g + tr) is g + tr to rounding.
         return g + tr
     nu = brentq(F, g, g + tr, xtol=1e-300, rtol=4 * np.finfo(float).eps, maxiter=500)
-    dF = g / (nu * nu) + (lam / ((lam + nu) * (lam + nu))).sum() / m
-    return min(max(nu - F(nu) / dF, g), g + tr)
+    return min(max(nu - F(nu) / nu_equation_slope(nu, lam, m, g), g), g + tr)
 
 
 def _resolvent(covs, pis, m, g, delta):
@@ -410,12 +419,12 @@ def _coefficients(g: GeneralTask, xp, at_infinity=False):
     covs = tuple(c.array for c in g.target_cov + (g.source_cov or ()))
     if xp is np:
         with _blas_threads(g.p, covs):
-            return _coefficients_in(g, np, np.vectorize, _nu_numpy, at_infinity)
+            return _coefficients_in(g, np, _nu_numpy, at_infinity)
     if any(np.ndim(c) == 2 and concrete(c) is None for c in covs):
         raise TypeError(_NUMPY_ONLY + "; a covariance traced by JAX must be a (p,) diagonal")
     from ._general_jax import nu_root
 
-    return _coefficients_in(g, xp, xp.vectorize, nu_root, at_infinity)
+    return _coefficients_in(g, xp, nu_root, at_infinity)
 
 
 _NUMPY_ONLY = (
@@ -424,7 +433,7 @@ _NUMPY_ONLY = (
 )
 
 
-def _coefficients_in(g, xp, vectorize, solve, at_infinity=False):
+def _coefficients_in(g, xp, solve, at_infinity=False):
     as_x = lambda x: asarray(xp, x)  # noqa: E731
     ridge = g.source_cov is not None
     frames = layout(g.target_cov, g.source_cov) if ridge else layout(g.target_cov)
@@ -463,9 +472,9 @@ def _coefficients_in(g, xp, vectorize, solve, at_infinity=False):
     args = [as_x(g.n), as_x(g.gamma)]
     args += [as_x(g.N), as_x(g.gamma_src)] if ridge else [as_x(1.0), as_x(1.0)]
     if xp is np:
-        out = vectorize(core, otypes=[np.float64] * 8)(*args)
+        out = np.vectorize(core, otypes=[np.float64] * 8)(*args)
     else:
-        out = vectorize(core)(*args)
+        out = xp.vectorize(core)(*args)
     pair = lambda i: xp.stack([out[i], out[i + 1]], axis=-1)  # noqa: E731
     return ScoreCoefficients(out[0], out[1], pair(2), pair(4), pair(6))
 

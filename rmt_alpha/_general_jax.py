@@ -7,15 +7,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from ._general import nu_equation, nu_equation_slope
+
 BISECTIONS = 80  # halvings of log(nu) on [gamma, gamma + tr C/m]: 2^-80 of any float64 range
-
-
-def _F(nu, lam, m, g):
-    return 1.0 - g / nu - (lam / (lam + nu)).sum() / m
-
-
-def _dF_dnu(nu, lam, m, g):
-    return g / (nu * nu) + (lam / ((lam + nu) * (lam + nu))).sum() / m
 
 
 @jax.custom_jvp
@@ -29,13 +23,13 @@ def nu_root(lam, m, g):
     def halve(_, bracket):
         lo, hi = bracket
         mid = jnp.sqrt(lo * hi)
-        below = _F(mid, lam, m, g) < 0
+        below = nu_equation(mid, lam, m, g) < 0
         return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
 
     a, b = jax.lax.fori_loop(0, BISECTIONS, halve, (lo, hi))
     nu = jnp.sqrt(a * b)
     for _ in range(2):
-        nu = jnp.clip(nu - _F(nu, lam, m, g) / _dF_dnu(nu, lam, m, g), lo, hi)
+        nu = jnp.clip(nu - nu_equation(nu, lam, m, g) / nu_equation_slope(nu, lam, m, g), lo, hi)
     return nu
 
 
@@ -43,5 +37,5 @@ def nu_root(lam, m, g):
 def _nu_root_jvp(primals, tangents):
     lam, m, g = primals
     nu = nu_root(lam, m, g)
-    _, dF = jax.jvp(lambda *args: _F(nu, *args), primals, tangents)
-    return nu, -dF / _dF_dnu(nu, lam, m, g)
+    _, dF = jax.jvp(lambda *args: nu_equation(nu, *args), primals, tangents)
+    return nu, -dF / nu_equation_slope(nu, lam, m, g)
