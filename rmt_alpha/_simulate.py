@@ -400,11 +400,19 @@ def _sampler(method, spec=None):
 # Chunking and sharding
 
 
-def _mesh():
+def _devices():
+    """Every device of the run (all processes' under ``jax.distributed``), as the programs'
+    static argument."""
     import jax
+
+    return tuple(jax.devices())
+
+
+def _mesh(devices):
+    """The one-axis mesh ``"trials"`` over ``devices``."""
     from jax.sharding import Mesh
 
-    return Mesh(np.array(jax.devices()), ("trials",))
+    return Mesh(np.array(devices), ("trials",))
 
 
 def _trial_bytes(method, spec: SimSpec, itemsize):
@@ -482,7 +490,7 @@ def _sharded(fn, devices, impl, n_replicated):
     for the trial indices ``idx``), split over the mesh of ``devices``; the base key arrives
     as its raw data (``impl``)."""
     import jax
-    from jax.sharding import Mesh, PartitionSpec as P
+    from jax.sharding import PartitionSpec as P
 
     def local(key_data, idx, *rep):
         base = jax.random.wrap_key_data(key_data, impl=impl)
@@ -491,7 +499,7 @@ def _sharded(fn, devices, impl, n_replicated):
     # check_vma=False: every device computes its own trials with no collectives, and a
     # sampler's lax.scan may start from an unsharded constant carry (rejected by the check).
     return jax.shard_map(
-        local, mesh=Mesh(np.array(devices), ("trials",)),
+        local, mesh=_mesh(devices),
         in_specs=(P(), P("trials")) + (P(),) * n_replicated, out_specs=P("trials"),
         check_vma=False,
     )
@@ -501,9 +509,9 @@ def _jit_replicated(program, devices):
     """``jax.jit(program)`` with every output replicated on all devices, so that each
     process of a multi-process run (``jax.distributed``) receives the whole result."""
     import jax
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+    from jax.sharding import NamedSharding, PartitionSpec as P
 
-    return jax.jit(program, out_shardings=NamedSharding(Mesh(np.array(devices), ("trials",)), P()))
+    return jax.jit(program, out_shardings=NamedSharding(_mesh(devices), P()))
 
 
 def _run_chunks(program, trials, chunk, n_chunks, key, args, progress, consume, desc):
@@ -516,7 +524,7 @@ def _run_chunks(program, trials, chunk, n_chunks, key, args, progress, consume, 
     """
     import jax
 
-    mesh = _mesh()
+    mesh = _mesh(_devices())
     on_cpu = jax.default_backend() == "cpu"
     with _cpu_turn() if on_cpu else contextlib.nullcontext():
         _run_chunk_loop(program, trials, chunk, n_chunks, key, args, progress, consume, desc,
@@ -937,7 +945,7 @@ def simulate(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
         detail=_describe(spec, jdtype, method), ways_out=_ways_out(spec, method))
     static, names, values = _split_spec(spec)
     program = _accuracy_program(sampler, static, names, np.dtype(jdtype).name,
-                                tuple(_mesh().devices.flat), _key_impl(key), chunk)
+                                _devices(), _key_impl(key), chunk)
 
     curve, moments = _Curve(), _Moments()
 
@@ -1037,7 +1045,7 @@ def simulate_scores(alpha: ArrayLike, n: int, p: int, *, N: int | None = None,
         + ", or fewer trials, test_points or alphas")
     static, names, values = _split_spec(spec)
     program = _scores_program(sampler, static, names, np.dtype(jdtype).name, test_points,
-                              tuple(_mesh().devices.flat), _key_impl(key), chunk)
+                              _devices(), _key_impl(key), chunk)
     parts = []
 
     def consume(out, count):
@@ -1147,7 +1155,7 @@ def simulate_regression(alpha: ArrayLike, n: int, p: int, *, W_source: ArrayLike
         per_trial=_regression_trial_bytes(n, p, d, alpha_mat.shape[0], itemsize),
         detail=f"n = {n}, p = {p}, d = {d}, {np.dtype(jdtype).name}",
         ways_out="use a smaller chunk_size or fewer points (n, p, d)")
-    program = _regression_program(n, np.dtype(jdtype).name, tuple(_mesh().devices.flat),
+    program = _regression_program(n, np.dtype(jdtype).name, _devices(),
                                   _key_impl(key), chunk)
     curve, moments = _Curve(), _Moments()
 

@@ -300,7 +300,7 @@ def test_memory_estimate_bounds_what_xla_allocates(n, N, dtype):
     spec, _ = S._spec(n, p, task, np.dtype(dtype))
     static, names, values = S._split_spec(spec)
     prog = S._accuracy_program(S._sampler("direct", spec), static, names, dtype,
-                               tuple(S._mesh().devices.flat), "threefry2x32", chunk)
+                               S._devices(), "threefry2x32", chunk)
     args = (jax.random.key_data(jax.random.key(0)), jnp.uint32(0), jnp.int32(chunk),
             jnp.zeros(A, dtype), jnp.asarray(values, dtype))
     ma = prog.lower(*args).compile().memory_analysis()

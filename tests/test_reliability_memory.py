@@ -114,7 +114,7 @@ def test_estimates_bound_what_xla_allocates(method, N, n, p):
     static, names, values = S._split_spec(spec)
     chunk, A = 4, 5
     prog = S._accuracy_program(S._sampler(method), static, names, "float64",
-                               tuple(S._mesh().devices.flat), "threefry2x32", chunk)
+                               S._devices(), "threefry2x32", chunk)
     args = (jax.random.key_data(jax.random.key(0)), jnp.uint32(0), jnp.int32(chunk),
             jnp.zeros(A), jnp.asarray(values))
     ma = prog.lower(*args).compile().memory_analysis()
@@ -124,7 +124,7 @@ def test_estimates_bound_what_xla_allocates(method, N, n, p):
 
 def test_regression_estimate_bounds_what_xla_allocates():
     n, p, d, K, chunk = 60, 200, 8, 5, 4
-    prog = S._regression_program(n, "float64", tuple(S._mesh().devices.flat), "threefry2x32",
+    prog = S._regression_program(n, "float64", S._devices(), "threefry2x32",
                                  chunk)
     args = (jax.random.key_data(jax.random.key(0)), jnp.uint32(0), jnp.int32(chunk),
             jnp.zeros((K, d)), jnp.ones((d, p)), jnp.ones((d, p)), jnp.asarray([0.5, 1.0]))
