@@ -55,14 +55,15 @@ COVARIANCES = ("isotropic", "pooled", "class")
 TARGET_COVARIANCES = ("source", "labelled", "unlabelled")
 
 
-def ledoit_wolf(R):
+def ledoit_wolf(R, gram=None):
     """Ledoit-Wolf shrinkage intensity for the covariance of the rows of ``R`` (centred):
     ``min(b^2, d^2) / d^2`` with ``S = R^T R / m`` (``m`` rows), ``d^2 = ||S - (tr S/p) I||_F^2``
     and ``b^2 = sum_k ||r_k r_k^T - S||_F^2 / m^2`` (Ledoit and Wolf 2004; the same number as
-    ``sklearn.covariance.ledoit_wolf(R, assume_centered=True)``)."""
+    ``sklearn.covariance.ledoit_wolf(R, assume_centered=True)``). ``gram``: ``R^T R`` if the
+    caller has it."""
     m = R.shape[0]
     p = R.shape[1]
-    S = R.T @ R / m
+    S = (R.T @ R if gram is None else gram) / m
     mu = np.trace(S) / p
     d2 = np.sum((S - mu * np.eye(p)) ** 2)
     # (1/m^2) sum_k ||r_k r_k^T - S||_F^2
@@ -77,8 +78,9 @@ def ledoit_wolf(R):
 def shrunk_covariance(R, dof, shrinkage=None):
     """``((1 - s) S + s (tr S / p) I, s)`` with ``S = R^T R / dof`` and ``s`` the Ledoit-Wolf
     weight (``shrinkage=None``) or the given one."""
-    S = R.T @ R / dof
-    s = ledoit_wolf(R) if shrinkage is None else float(shrinkage)
+    gram = R.T @ R
+    S = gram / dof
+    s = ledoit_wolf(R, gram) if shrinkage is None else float(shrinkage)
     C = (1.0 - s) * S
     C[np.diag_indices_from(C)] += s * np.trace(S) / S.shape[0]
     return C, s
