@@ -116,6 +116,15 @@ def trial_weights(key, spec: SimSpec, dtype):
     return target_weights(X, y, w_src, gamma) + (mu_beta,)
 
 
+def scatter_weights(S, s, w_src, lam):
+    """``(w0, v)`` of :func:`target_weights` from the data's scatter ``S = X^T X`` and
+    ``s = X^T y`` with ``lam = n gamma``: one Cholesky of ``S + lam I`` (p x p), two
+    right-hand sides."""
+    H = S + lam * jnp.eye(S.shape[0], dtype=S.dtype)
+    sol = _cholesky_solve(H, jnp.stack([s, w_src], axis=1))
+    return sol[:, 0], lam * sol[:, 1]
+
+
 def target_weights(X, y, w_src, gamma):
     """``(w0, v) = (Q X^T y / n, gamma Q w~)``, ``Q = (X^T X / n + gamma I)^{-1}``, for data
     rows ``X`` (n x p): one Cholesky factorisation in the smaller dimension, two right-hand
@@ -123,9 +132,7 @@ def target_weights(X, y, w_src, gamma):
     n, p = X.shape
     dtype = X.dtype
     if n >= p:
-        H = X.T @ X + (n * gamma) * jnp.eye(p, dtype=dtype)
-        sol = _cholesky_solve(H, jnp.stack([X.T @ y, w_src], axis=1))
-        return sol[:, 0], (n * gamma) * sol[:, 1]
+        return scatter_weights(X.T @ X, X.T @ y, w_src, n * gamma)
     G = X @ X.T + (n * gamma) * jnp.eye(n, dtype=dtype)
     sol = _cholesky_solve(G, jnp.stack([y, X @ w_src], axis=1))
     return X.T @ sol[:, 0], w_src - X.T @ sol[:, 1]

@@ -46,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._direct import (_cholesky_solve, _ridge_flops, draw_dtype, normal, ridge_weight,
-                      target_weights)
+                      scatter_weights, target_weights)
 
 ROUTES = ("auto", "direct", "wishart")
 
@@ -209,9 +209,7 @@ def trial_weights(key, spec: GeneralSpec, dtype):
         raise ValueError(f"unknown source kind {spec.source!r}")
     if _wishart(spec, n):
         S, s = _scatter(k_tgt, n, mu_t, spec.target_factors, dtype)
-        sol = _cholesky_solve(S + (n * gamma) * jnp.eye(p, dtype=dtype),
-                              jnp.stack([s, w_src], axis=1))
-        return sol[:, 0], (n * gamma) * sol[:, 1]
+        return scatter_weights(S, s, w_src, n * gamma)
     V = _rows(k_tgt, n, mu_t, spec.target_factors, dtype)
     return target_weights(V, jnp.ones((n,), dtype=dtype), w_src, gamma)
 
