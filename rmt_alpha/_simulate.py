@@ -588,39 +588,12 @@ def _run_chunk_loop(program, trials, chunk, n_chunks, key, args, progress, consu
             finish(*pending)
 
 
-class _Moments:
-    """Running mean and co-moment matrix of small feature vectors (Chan et al. update).
+class _Running:
+    """Running count, mean and sum of centred products of per-trial features, merged batch by
+    batch (Chan et al.): elementwise squares (:class:`_Curve`, curves over alpha) or the
+    co-moment matrices of feature vectors (:class:`_Moments`, shape (G, k) -> (G, k, k))."""
 
-    Features of shape (G, k) per trial; keeps count, mean (G, k), comoment (G, k, k).
-    """
-
-    def __init__(self):
-        self.count = 0
-        self.mean = None
-        self.comoment = None
-
-    def add(self, b, mean_b, com_b):
-        """Merge a batch of ``b`` trials with feature mean ``mean_b`` and co-moment ``com_b``."""
-        mean_b = np.asarray(mean_b, dtype=np.float64)
-        com_b = np.asarray(com_b, dtype=np.float64)
-        if self.count == 0:
-            self.count, self.mean, self.comoment = b, mean_b, com_b
-            return
-        n_a, n = self.count, self.count + b
-        delta = mean_b - self.mean
-        self.mean = self.mean + delta * (b / n)
-        self.comoment = self.comoment + com_b + np.einsum("gi,gj->gij", delta, delta) * (n_a * b / n)
-        self.count = n
-
-    def covariance_of_mean(self):
-        """Sample covariance / count: the covariance of the estimated means (nan if count < 2)."""
-        if self.count < 2:
-            return np.full_like(self.comoment, np.nan)
-        return self.comoment / (self.count - 1) / self.count
-
-
-class _Curve:
-    """Running mean and sum of squared deviations of per-trial curves (Chan et al. merge)."""
+    outer = False
 
     def __init__(self):
         self.count = 0
@@ -628,6 +601,7 @@ class _Curve:
         self.m2 = None
 
     def add(self, count, mean, m2):
+        """Merge a batch of ``count`` trials with mean ``mean`` and centred products ``m2``."""
         mean = np.asarray(mean, dtype=np.float64)
         m2 = np.asarray(m2, dtype=np.float64)
         if self.count == 0:
@@ -635,36 +609,38 @@ class _Curve:
             return
         n = self.count + count
         delta = mean - self.mean
+        product = np.einsum("gi,gj->gij", delta, delta) if self.outer else delta * delta
         self.mean = self.mean + delta * (count / n)
-        self.m2 = self.m2 + m2 + delta * delta * (self.count * count / n)
+        self.m2 = self.m2 + m2 + product * (self.count * count / n)
         self.count = n
 
-    def stderr(self):
+    def covariance_of_mean(self):
+        """Sample (co)variance / count: that of the estimated means (nan if count < 2)."""
         if self.count < 2:
-            return np.full_like(self.mean, np.nan)
-        return np.sqrt(self.m2 / (self.count - 1) / self.count)
+            return np.full_like(self.m2, np.nan)
+        return self.m2 / (self.count - 1) / self.count
 
 
-def _masked_mean_m2(x, valid):
-    """Mean and sum of squared deviations over the valid rows of ``x`` (b, K), on the device."""
+class _Moments(_Running):
+    outer = True
+
+
+class _Curve(_Running):
+    def stderr(self):
+        return np.sqrt(self.covariance_of_mean())
+
+
+def _masked_mean_m2(x, valid, outer=False):
+    """Mean and centred products over the valid rows of ``x`` (b, ...), on the device (two
+    passes: the mean, then the products): elementwise squares summed over rows, or with
+    ``outer`` the co-moment matrices (G, k, k) of features ``x`` (b, G, k) (:class:`_Running`
+    merges them)."""
     import jax.numpy as jnp
 
-    w = valid.astype(x.dtype)[:, None]
-    cnt = jnp.sum(w)
-    mean = jnp.sum(x * w, axis=0) / cnt
-    dev = (x - mean) * w
-    return mean, jnp.sum(dev * dev, axis=0)
-
-
-def _masked_mean_comoment(x, valid):
-    """Mean (G, k) and co-moment matrix (G, k, k) over the valid rows of features ``x``
-    (b, G, k), on the device (two passes: the mean, then the centred products)."""
-    import jax.numpy as jnp
-
-    w = valid.astype(x.dtype)[:, None, None]
+    w = valid.astype(x.dtype).reshape((-1,) + (1,) * (x.ndim - 1))
     mean = jnp.sum(x * w, axis=0) / jnp.sum(w)
     dev = (x - mean) * w
-    return mean, jnp.einsum("bgi,bgj->gij", dev, dev)
+    return mean, (jnp.einsum("bgi,bgj->gij", dev, dev) if outer else jnp.sum(dev * dev, axis=0))
 
 
 def _chunk_valid(chunk, start, count):
@@ -739,7 +715,7 @@ def _accuracy_program(sampler, static, names, dtype_name, devices, impl, chunk):
             acc = [0.5 * (acc[0] + acc[1])] + acc
         features = _score_features(stats, jnp)[:, None, :]
         return (_masked_mean_m2(jnp.concatenate(acc, axis=1), valid)
-                + _masked_mean_comoment(features, valid)
+                + _masked_mean_m2(features, valid, outer=True)
                 + _bad_trials(stats, valid, dtype, _norm_columns(static, stats)))
 
     return _jit_replicated(program, devices)
@@ -1093,7 +1069,7 @@ def _regression_program(n, dtype_name, devices, impl, chunk):
         features = R[:, :, 1:]  # R1_j, R2_j per row, and their sums over rows
         features = jnp.concatenate([features, jnp.sum(features, axis=1, keepdims=True)], axis=1)
         # a zero row of W_s has V_j = 0: no norm check
-        return (_masked_mean_m2(risk, valid) + _masked_mean_comoment(features, valid)
+        return (_masked_mean_m2(risk, valid) + _masked_mean_m2(features, valid, outer=True)
                 + _bad_trials(R, valid, dtype, norms=()))
 
     return _jit_replicated(program, devices)
