@@ -120,16 +120,18 @@ def _draw_indices(rng, yp, n):
 
 
 def _curves(Xs, ys, Xp, yp, *, n, alphas, trials, gamma, gamma_src, variant_kwargs, rng,
-            fixed_alphas=(), general=True):
+            fixed_alphas=(), general=True, src=None):
     """Per-draw empirical accuracy curves (trials x alphas), the accuracy at the draw's own
     predicted alpha* (isotropic and, with ``general``, the general theory's of
     :data:`GENERAL_DRAW` with the trained source, once per entry of
     :data:`GENERAL_DRAWS`; an infinite alpha* is used as +-1e6), the per-draw predicted
     curves and alpha*s, the accuracy at each of ``fixed_alphas`` (trials x len), and the mean
-    and standard deviation of the signed test scores ``y w_alpha^T x`` (trials x alphas)."""
+    and standard deviation of the signed test scores ``y w_alpha^T x`` (trials x alphas).
+    ``src``: ``prepare_source(Xs, ys, ...)`` with the variant's keywords, if the caller has it."""
     kw = dict(variant_kwargs)
     match_target_noise = kw.pop("match_target_noise", False)
-    src = prepare_source(Xs, ys, **kw)
+    if src is None:
+        src = prepare_source(Xs, ys, **kw)
     w_src = source_weight(src.Z, src.y, gamma_src)
     sources = {sh: dataclasses.replace(src, settings=dict(src.settings, shrinkage_given=sh))
                for sh in dict.fromkeys(sh for sh, _ in GENERAL_DRAWS.values())} if general else {}
@@ -276,7 +278,8 @@ def run_pair(source, target, *, n, trials, alphas=DEFAULT_ALPHAS, gamma=1.0, gam
         fixed += [a_star_g, a_star_gc]
     c = _curves(Xs, ys, Xp, yp, n=n, alphas=alphas, trials=trials, gamma=gamma,
                 gamma_src=gamma_src, variant_kwargs=kw, rng=rng,
-                fixed_alphas=[a if np.isfinite(a) else 0.0 for a in fixed], general=general)
+                fixed_alphas=[a if np.isfinite(a) else 0.0 for a in fixed], general=general,
+                src=src)
     emp, pred, a_draw, acc_draw = c["emp"], c["pred"], c["a_draw"], c["acc_draw"]
 
     th = np.asarray(pool.test_accuracy(alphas, **theory))
