@@ -144,7 +144,7 @@ def _validate_one(name, x, p):
             )
         return Cov(name, np.maximum(a, 0.0))
     # the cache holds only matrices that passed the checks below: a hit skips them
-    key = (a.shape, hashlib.blake2b(np.ascontiguousarray(a).data, digest_size=16).digest())
+    key = (a.shape, content_digest(a))
     cached = _EIGH_CACHE.get(key)
     if cached is not None:
         return Cov(name, *cached)
@@ -168,6 +168,12 @@ def _validate_one(name, x, p):
         a = (U * lam) @ U.T
     _EIGH_CACHE.put(key, (a, (lam, U)), 2 * a.nbytes)
     return Cov(name, a, (lam, U))
+
+
+def content_digest(a) -> bytes:
+    """A 16-byte digest of an array's bytes: the key of the caches of computations on
+    arrays a caller may change in place between calls."""
+    return hashlib.blake2b(np.ascontiguousarray(a).data, digest_size=16).digest()
 
 
 class _LRU:

@@ -80,6 +80,7 @@ from . import _centred
 from . import _data_covariance as dc
 from . import _memory
 from . import _validate as v
+from ._covariance import _LRU, content_digest
 
 if TYPE_CHECKING:
     from ._typing import Array, ArrayLike
@@ -1010,8 +1011,19 @@ def fine_tune(X_source: ArrayLike, y_source: ArrayLike, X_target: ArrayLike,
 
 
 def source_weight(Xs, ys, gamma_src):
-    """``w~ = (X~^T X~ / N + gamma_src I)^{-1} X~^T y~ / N`` (validated arrays, labels ±1)."""
-    return _Ridge(Xs, gamma_src).weight(ys)
+    """``w~ = (X~^T X~ / N + gamma_src I)^{-1} X~^T y~ / N`` (validated arrays, labels ±1).
+
+    Remembered by content (the last 16 MiB of weights): the trained-source theory asks for
+    the same source's weights for every estimate made from it (each draw of a study)."""
+    key = (Xs.shape, float(gamma_src), content_digest(Xs), content_digest(ys))
+    w = _SOURCE_WEIGHTS.get(key)
+    if w is None:
+        w = _Ridge(Xs, gamma_src).weight(ys)
+        _SOURCE_WEIGHTS.put(key, w, w.nbytes)
+    return w.copy()
+
+
+_SOURCE_WEIGHTS = _LRU(max_bytes=2**24)
 
 
 def _fit_target(w_src, Xt, yt, alpha, gamma, gamma_src) -> FineTuned:

@@ -329,3 +329,26 @@ def test_digits_small_run(tmp_path):
                          json_path=tmp_path / "p.json", params=dict(trials=4))
     assert (tmp_path / "f.png").stat().st_size > 1000
     assert (tmp_path / "t.csv").read_text().count("\n") == 3
+
+
+def test_source_weight_is_remembered_by_content_only():
+    """The trained source's weights are computed once per source content: the same arrays
+    give the cached weights (a copy the caller may change), arrays changed in place new ones,
+    equal to a direct solve of the ridge normal equations."""
+    from rmt_alpha._data import source_weight
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((40, 7))
+    y = np.where(rng.standard_normal(40) > 0, 1.0, -1.0)
+
+    def direct(X, y, g):
+        N, p = X.shape
+        return np.linalg.solve(X.T @ X / N + g * np.eye(p), X.T @ y / N)
+
+    w = source_weight(X, y, 0.5)
+    np.testing.assert_allclose(w, direct(X, y, 0.5), rtol=1e-12)
+    w[:] = 0.0  # the caller's copy
+    np.testing.assert_allclose(source_weight(X, y, 0.5), direct(X, y, 0.5), rtol=1e-12)
+    X[0] *= 3.0  # changed in place
+    np.testing.assert_allclose(source_weight(X, y, 0.5), direct(X, y, 0.5), rtol=1e-12)
+    np.testing.assert_allclose(source_weight(X, y, 2.0), direct(X, y, 2.0), rtol=1e-12)
